@@ -1,0 +1,1 @@
+"""Stemlab: live audience polling."""

@@ -1,0 +1,170 @@
+"""The `stemlab` command: serve, migrate, create-user, set-password, export."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from app.config import Settings, get_settings
+
+
+def _alembic_ini() -> Path:
+    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        candidate = base / "alembic.ini"
+        if candidate.exists():
+            return candidate
+    raise SystemExit("alembic.ini not found: run stemlab from the project directory")
+
+
+def migrate(settings: Settings) -> None:
+    """Apply every Alembic migration to the configured database."""
+    from alembic import command
+    from alembic.config import Config
+
+    if settings.sqlite_path is not None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    config = Config(str(_alembic_ini()))
+    config.attributes["database_url"] = settings.database_url
+    command.upgrade(config, "head")
+
+
+def _seed(settings: Settings) -> None:
+    from app.db import Database
+    from app.services.demo import ensure_demo
+
+    db = Database(settings)
+    try:
+        with db.write_session() as session:
+            info = ensure_demo(session=session, email=settings.demo_email,
+                               password=settings.demo_password)
+    finally:
+        db.dispose()
+    base = settings.base_url
+    print("\nStemlab is starting.", flush=True)
+    print(f"  Facilitator:  {base}/login", flush=True)
+    if info is not None:
+        if info.password:
+            print(f"  Login:        {info.email}  password: {info.password}", flush=True)
+            print("                (shown once; `stemlab set-password EMAIL` changes it)", flush=True)
+        else:
+            print(f"  Login:        {info.email}  (password shown when it was created)", flush=True)
+        code = info.presentation.join_code
+        print(f"  Participants: {base}/  code {code[:4]} {code[4:]}  (or {base}/j/{code})",
+              flush=True)
+    print(flush=True)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    migrate(settings)
+    if settings.seed_demo:
+        _seed(settings)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("The passwords differ.")
+    return first
+
+
+def create_user(settings: Settings, args: argparse.Namespace, *, reset: bool) -> None:
+    from app.db import Database
+    from app.services import accounts
+
+    password = _password(args)
+    db = Database(settings)
+    try:
+        with db.write_session() as session:
+            if reset:
+                accounts.set_password(session=session, email=args.email, password=password)
+            else:
+                accounts.create_user(session=session, email=args.email, password=password)
+    except accounts.AccountError as exc:
+        raise SystemExit(exc.message) from None
+    finally:
+        db.dispose()
+    print("Password changed." if reset else f"Account {args.email} created.")
+
+
+def export(settings: Settings, args: argparse.Namespace) -> None:
+    from sqlmodel import select
+
+    from app.db import Database
+    from app.models import Presentation
+    from app.services.export import csv_chunks, export_rows
+    from app.services.presentations import normalise_code
+
+    db = Database(settings)
+    try:
+        with db.session() as session:
+            key = args.presentation
+            stmt = select(Presentation).where(
+                (Presentation.id == int(key)) if key.isdigit() and len(key) < 8
+                else (Presentation.join_code == normalise_code(key))
+            )
+            presentation = session.exec(stmt).first()
+            if presentation is None:
+                raise SystemExit(f"No presentation {key!r} (give its number or its join code).")
+            out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+            try:
+                for chunk in csv_chunks(export_rows(session, presentation),
+                                        language=presentation.language, excel=args.excel):
+                    out.write(chunk)
+            finally:
+                if out is not sys.stdout:
+                    out.close()
+    finally:
+        db.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stemlab", description="Live audience polling.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="apply migrations, create the demo if empty, and serve")
+    sub.add_parser("migrate", help="apply database migrations")
+    for name, text in (("create-user", "add a facilitator account"),
+                       ("set-password", "change a facilitator's password")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("email")
+        p.add_argument("--password-stdin", action="store_true",
+                       help="read the password from standard input")
+    p = sub.add_parser("export", help="write every vote of a presentation as CSV")
+    p.add_argument("presentation", help="the presentation's number or join code")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--excel", action="store_true",
+                   help="UTF-8 with BOM and ';' separators, for Excel with Dutch settings")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        migrate(settings)
+    elif args.command in ("create-user", "set-password"):
+        create_user(settings, args, reset=args.command == "set-password")
+    elif args.command == "export":
+        export(settings, args)
+
+
+if __name__ == "__main__":
+    main()

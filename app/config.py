@@ -1,0 +1,100 @@
+"""Settings: the one reader of the environment (STEMLAB_*)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting Stemlab reads; each is documented in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="STEMLAB_", env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the server listens on.")
+    port: int = Field(8000, description="TCP port the server listens on.")
+    database_url: str = Field(
+        "sqlite:///var/stemlab.db",
+        description="SQLAlchemy URL of the database; a relative SQLite path is under the "
+        "working directory.",
+    )
+    public_url: str = Field(
+        "",
+        description="Address people type on their phones, shown on the projector and in the QR "
+        "code (for example https://stem.example.nl). Empty: http://HOST:PORT.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra origins (scheme://host[:port]) accepted for form posts and websocket "
+        "handshakes, besides the public URL and the address of the request itself.",
+    )
+    secure_cookies: bool = Field(
+        False, description="Mark cookies Secure; turn on when served over HTTPS."
+    )
+    session_hours: int = Field(12, description="How long a facilitator login lasts.")
+    seed_demo: bool = Field(
+        True,
+        description="On an empty database, create a demo facilitator and the demo presentation.",
+    )
+    demo_email: str = Field("demo@stemlab.local", description="Login of the demo facilitator.")
+    demo_password: str = Field(
+        "",
+        description="Password of the demo facilitator; empty: a random one, printed once at "
+        "creation.",
+    )
+    writer_batch_max: int = Field(
+        512, description="Most votes the ballot box commits in one transaction."
+    )
+    presenter_tick_ms: int = Field(
+        100, description="Interval at which changed results are pushed to presenter screens."
+    )
+    phone_tick_ms: int = Field(
+        250, description="Interval at which question changes are pushed to phones."
+    )
+    outbox_frames: int = Field(
+        8, description="Frames queued per socket before a slow client is dropped."
+    )
+    join_rate_per_minute: int = Field(
+        100,
+        description="Failed join-code lookups (unknown codes) allowed per client address per "
+        "minute; correct codes are never limited, so a room behind one address can join.",
+    )
+    login_rate_per_minute: int = Field(
+        10, description="Login attempts allowed per client address and per account per minute."
+    )
+    vote_rate_per_minute: int = Field(
+        120, description="Vote submissions allowed per participant per minute."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty: none (the peer address is used).",
+    )
+    log_level: str = Field("info", description="Log level of the server (debug, info, warning).")
+    workers: int = Field(
+        1, description="Uvicorn worker processes; more than one needs the scale-out setup."
+    )
+
+    @property
+    def base_url(self) -> str:
+        """Address participants use; falls back to the listening address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """Path of the SQLite file, if the database is a SQLite file."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url[len(prefix) :])
+        return None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings read once from the environment."""
+    return Settings()

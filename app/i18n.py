@@ -1,0 +1,83 @@
+"""Dutch and English: gettext catalogs, the current language, Accept-Language negotiation."""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from contextvars import ContextVar
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, negotiate_locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = ("nl", "en")
+DEFAULT_LANGUAGE = "nl"
+
+def _l(message: str) -> str:
+    """Mark a message for translation where it is defined; it is translated where shown."""
+    return message
+
+
+current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
+
+
+@cache
+def translations(language: str) -> _gettext.NullTranslations:
+    """The catalog of a language, compiled from its .po file in memory (English is the source)."""
+    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if language == "en" or not po.exists():
+        return _gettext.NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return _gettext.GNUTranslations(buffer)
+
+
+def gettext(message: str, **params: Any) -> str:
+    """`message` in the current language, with %(name)s parameters filled in."""
+    text = translations(current_language.get()).gettext(message)
+    return text % params if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
+    text = translations(current_language.get()).ngettext(singular, plural, n)
+    params.setdefault("num", n)
+    return text % params
+
+
+def translate(language: str, message: str, **params: Any) -> str:
+    """`message` in `language`, whatever the current language is."""
+    token = current_language.set(language)
+    try:
+        return gettext(message, **params)
+    finally:
+        current_language.reset(token)
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best of our languages for an Accept-Language header (Dutch when nothing matches)."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    preferred = []
+    for part in accept_language.split(",")[:20]:
+        tag = part.split(";")[0].strip().replace("-", "_")
+        if tag and tag != "*":
+            preferred.append(tag)
+    chosen = negotiate_locale(preferred, list(LANGUAGES), sep="_")
+    if chosen:
+        return chosen
+    for tag in preferred:
+        base = tag.split("_")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return "en" if preferred else DEFAULT_LANGUAGE
+
+
+def language_name(language: str) -> str:
+    return str(Locale.parse(language).get_display_name(language)).capitalize()

@@ -1,0 +1,87 @@
+"""Coalescing: changes mark a presentation dirty; a tick renders each dirty one once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from app.live import topics
+from app.live.fragments import Fragments
+from app.live.hub import Hub
+from app.live.messages import Message, PresentationChanged, VotesRecorded
+
+log = logging.getLogger(__name__)
+
+
+class Ticker:
+    """Pushes at most one presenter frame per tick and one phone frame per phone tick."""
+
+    def __init__(
+        self, hub: Hub, fragments: Fragments, *, presenter_tick: float, phone_tick: float
+    ) -> None:
+        self._hub = hub
+        self._fragments = fragments
+        self._presenter_tick = presenter_tick
+        self._phone_tick = phone_tick
+        self._presenters_dirty: set[int] = set()
+        self._phones_dirty: set[int] = set()
+        self._versions: dict[int, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.last_tick_seconds = 0.0
+
+    def notify(self, messages: Iterable[Message]) -> None:
+        """Take note of committed changes; nothing is rendered here."""
+        for message in messages:
+            if isinstance(message, VotesRecorded):
+                self._presenters_dirty.add(message.presentation_id)
+            elif isinstance(message, PresentationChanged):
+                self._presenters_dirty.add(message.presentation_id)
+                self._phones_dirty.add(message.presentation_id)
+
+    def presence_changed(self, presentation_id: int) -> None:
+        """A phone connected or left: the presenter's participant count changes."""
+        self._presenters_dirty.add(presentation_id)
+
+    def next_version(self, presentation_id: int) -> int:
+        """A number that only grows, carried by every frame of a presentation."""
+        version = self._versions.get(presentation_id, 0) + 1
+        self._versions[presentation_id] = version
+        return version
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._loop(self._presenters_dirty, self._presenter_tick, True)),
+            asyncio.create_task(self._loop(self._phones_dirty, self._phone_tick, False)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _loop(self, dirty: set[int], interval: float, presenters: bool) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if not dirty:
+                continue
+            started = time.perf_counter()
+            pending = list(dirty)
+            dirty.clear()
+            for presentation_id in pending:
+                try:
+                    await self._push(presentation_id, presenters)
+                except Exception:
+                    log.exception("could not push frame for presentation %s", presentation_id)
+            self.last_tick_seconds = time.perf_counter() - started
+
+    async def _push(self, presentation_id: int, presenters: bool) -> None:
+        topic = topics.presenter(presentation_id) if presenters else topics.phones(presentation_id)
+        if not self._hub.count(topic):
+            return
+        version = self.next_version(presentation_id)
+        render = self._fragments.presenter_frame if presenters else self._fragments.phone_frame
+        frame = await asyncio.to_thread(render, presentation_id, version)
+        if frame is not None:
+            self._hub.publish(topic, frame)

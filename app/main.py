@@ -1,0 +1,89 @@
+"""create_app(): settings, lifespan (database, ballot box, hub, ticker), routers, static files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app import i18n
+from app.ballot_box import BallotBox
+from app.config import Settings, get_settings
+from app.db import Database
+from app.live import sockets
+from app.live.fragments import Fragments
+from app.live.hub import Hub
+from app.live.messages import VotesRecorded
+from app.live.ticker import Ticker
+from app.middleware import SecurityMiddleware
+from app.routes import auth, export, manage, participant, presenter
+from app.templating import render
+from app.web import LoginRequired, Limits, Services, is_htmx
+
+STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger("stemlab")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings)
+        hub = Hub(outbox_frames=settings.outbox_frames)
+        fragments = Fragments(db, settings, hub)
+        ticker = Ticker(hub, fragments, presenter_tick=settings.presenter_tick_ms / 1000,
+                        phone_tick=settings.phone_tick_ms / 1000)
+        box = BallotBox(
+            db,
+            on_committed=lambda changed: ticker.notify(
+                VotesRecorded(pid, qid) for pid, qid in changed
+            ),
+            batch_max=settings.writer_batch_max,
+        )
+        app.state.services = Services(settings, db, hub, fragments, ticker, box, Limits(settings))
+        await box.start()
+        await ticker.start()
+        try:
+            yield
+        finally:
+            await box.stop()
+            await ticker.stop()
+            db.dispose()
+
+    app = FastAPI(title="Stemlab", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (participant, auth, manage, presenter, export):
+        app.include_router(module.router)
+    app.include_router(sockets.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        target = "/login?next=" + request.url.path
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        if request.method != "GET":
+            return Response("Login required", status_code=401)
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        language = i18n.negotiate(request.headers.get("accept-language"))
+        if exc.status_code in (403, 404, 422):
+            html = render("error.html", language, {"status": exc.status_code})
+            return HTMLResponse(html, status_code=exc.status_code)
+        return Response(str(exc.detail), status_code=exc.status_code)
+
+    return app

@@ -1,0 +1,127 @@
+"""SQLModel tables and their constraints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware in UTC (stored as UTC everywhere)."""
+    return datetime.now(UTC)
+
+
+class QuestionState(StrEnum):
+    """Whether a question accepts votes."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Language(StrEnum):
+    """Languages a presentation can be given in."""
+
+    NL = "nl"
+    EN = "en"
+
+
+class User(SQLModel, table=True):
+    """A facilitator account."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthSession(SQLModel, table=True):
+    """A server-side facilitator login; deleting the row ends it."""
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(primary_key=True, max_length=64, description="sha256 of the cookie token")
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class Presentation(SQLModel, table=True):
+    """A facilitator's set of questions, joined by one code."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    title: str = Field(max_length=200)
+    language: str = Field(default=Language.NL, max_length=5)
+    join_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
+    current_question_id: int | None = Field(default=None)
+    version: int = Field(default=0, description="bumped by every presenting action")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Question(SQLModel, table=True):
+    """One question of a presentation; its type module interprets `config`."""
+
+    __table_args__ = (sa.Index("ix_question_presentation_position", "presentation_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    presentation_id: int = Field(foreign_key="presentation.id", ondelete="CASCADE")
+    position: int
+    kind: str = Field(max_length=32)
+    title: str = Field(max_length=300)
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=QuestionState.OPEN, max_length=10)
+    results_visible: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Participant(SQLModel, table=True):
+    """A phone taking part in one presentation, known by a hashed cookie token."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("presentation_id", "token_hash"),
+        sa.UniqueConstraint("presentation_id", "pseudonym"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    presentation_id: int = Field(foreign_key="presentation.id", ondelete="CASCADE")
+    token_hash: str = Field(max_length=64)
+    pseudonym: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Ballot(SQLModel, table=True):
+    """A participant's answer to one question; at most one per participant per question."""
+
+    __table_args__ = (sa.UniqueConstraint("question_id", "participant_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="question.id", ondelete="CASCADE")
+    participant_id: int = Field(foreign_key="participant.id", ondelete="CASCADE", index=True)
+    client_key: str = Field(max_length=64)
+    answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BallotItem(SQLModel, table=True):
+    """One counted element of a ballot: an option, a statement's value, a word or a text."""
+
+    __tablename__ = "ballot_item"
+    __table_args__ = (
+        sa.UniqueConstraint("ballot_id", "key"),
+        sa.Index("ix_ballot_item_question_key", "question_id", "key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ballot_id: int = Field(foreign_key="ballot.id", ondelete="CASCADE")
+    question_id: int = Field(foreign_key="question.id", ondelete="CASCADE")
+    key: str = Field(max_length=200)
+    value: int | None = Field(default=None)
+    text: str | None = Field(default=None, max_length=2000)
+    position: int = Field(default=0)

@@ -1,0 +1,169 @@
+"""What every question type provides, and the helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.models import Ballot, BallotItem
+
+# Form data as the routes hand it over: every field name with all its values, in order.
+FormValues = Mapping[str, Sequence[str]]
+
+
+class AnswerError(ValueError):
+    """An answer a participant must fix; `message` is a gettext msgid."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+class ConfigError(ValueError):
+    """A question definition the facilitator must fix; `message` is a gettext msgid."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Item:
+    """One counted element of an answer (stored as a BallotItem)."""
+
+    key: str
+    value: int | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """A validated answer: a canonical form to store and its counted items."""
+
+    answer: dict[str, Any]
+    items: tuple[Item, ...]
+
+
+@dataclass
+class CsvCells:
+    """The answer columns of one export row."""
+
+    answer: str
+    value: str = ""
+
+
+@dataclass
+class Results:
+    """What a results view needs; `data` is type-specific."""
+
+    responses: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class QuestionType:
+    """Base of a question type module: vote form, validation, tally, CSV cells.
+
+    Templates live in templates/questions/<kind>/: vote.html, results.html, edit.html.
+    """
+
+    kind: ClassVar[str]
+    label: ClassVar[str]  # msgid, shown in the facilitator's type picker
+    order: ClassVar[int] = 100
+
+    def default_config(self, language: str) -> dict[str, Any]:
+        """Configuration of a new question of this type."""
+        raise NotImplementedError  # pragma: no cover - every type overrides this
+
+    def parse_config(self, form: FormValues) -> dict[str, Any]:
+        """Validate the facilitator's edit form; raise ConfigError."""
+        raise NotImplementedError  # pragma: no cover
+
+    def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:
+        """Validate a participant's vote form; raise AnswerError."""
+        raise NotImplementedError  # pragma: no cover
+
+    def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
+        """Results computed by the database."""
+        raise NotImplementedError  # pragma: no cover
+
+    def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:
+        """The answer cells of one exported item."""
+        raise NotImplementedError  # pragma: no cover
+
+    def template(self, name: str) -> str:
+        """Path of one of this type's templates."""
+        return f"questions/{self.kind}/{name}.html"
+
+
+def count_ballots(session: Session, question_id: int) -> int:
+    """Number of participants who answered a question."""
+    stmt = sa.select(sa.func.count()).select_from(Ballot).where(Ballot.question_id == question_id)
+    return int(session.execute(stmt).scalar_one())
+
+
+def count_by_key(session: Session, question_id: int) -> dict[str, int]:
+    """Number of items per key of a question."""
+    stmt = (
+        sa.select(BallotItem.key, sa.func.count())
+        .where(BallotItem.question_id == question_id)
+        .group_by(BallotItem.key)
+    )
+    return {key: int(n) for key, n in session.execute(stmt).all()}
+
+
+def first_values(form: FormValues, name: str) -> list[str]:
+    """All values of a field, stripped, empty ones left out."""
+    return [v.strip() for v in form.get(name, ()) if v and v.strip()]
+
+
+def one_value(form: FormValues, name: str, default: str = "") -> str:
+    """The first value of a field, stripped."""
+    values = form.get(name, ())
+    return values[0].strip() if values else default
+
+
+def int_value(form: FormValues, name: str, *, default: int, low: int, high: int) -> int:
+    """An integer field within [low, high]; raise ConfigError otherwise."""
+    raw = one_value(form, name, str(default))
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ConfigError("Enter a whole number between %(low)s and %(high)s.", low=low,
+                          high=high) from None
+    if not low <= number <= high:
+        raise ConfigError("Enter a whole number between %(low)s and %(high)s.", low=low, high=high)
+    return number
+
+
+def lines_to_entries(
+    raw: str, previous: Sequence[Mapping[str, Any]], *, prefix: str, max_length: int
+) -> list[dict[str, str]]:
+    """Turn a textarea (one entry per line) into [{id, label}], keeping ids of unchanged labels."""
+    known = {str(e["label"]): str(e["id"]) for e in previous}
+    used = {str(e["id"]) for e in previous}
+    entries: list[dict[str, str]] = []
+    counter = len(used)
+    for line in raw.splitlines():
+        label = " ".join(line.split())
+        if not label:
+            continue
+        if len(label) > max_length:
+            raise ConfigError("Each line can have at most %(n)s characters.", n=max_length)
+        entry_id = known.pop(label, None)
+        if entry_id is None:
+            counter += 1
+            while f"{prefix}{counter}" in used:
+                counter += 1
+            entry_id = f"{prefix}{counter}"
+            used.add(entry_id)
+        entries.append({"id": entry_id, "label": label})
+    labels = [e["label"].casefold() for e in entries]
+    if len(set(labels)) != len(labels):
+        raise ConfigError("Each line must be different.")
+    return entries

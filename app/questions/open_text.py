@@ -1,0 +1,71 @@
+"""Open text: one answer per participant, shown as a wall, newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.models import Ballot, BallotItem
+from app.i18n import _l
+from app.questions.base import (
+    AnswerError,
+    CsvCells,
+    FormValues,
+    Item,
+    ParsedAnswer,
+    QuestionType,
+    Results,
+    count_ballots,
+    int_value,
+    one_value,
+)
+from app.questions.text import clean_text
+
+MAX_LENGTH = 1000
+SHOWN_ANSWERS = 60
+
+
+class OpenText(QuestionType):
+    kind = "open"
+    label = _l("Open question")
+    order = 40
+
+    def default_config(self, language: str) -> dict[str, Any]:
+        return {"max_length": 280}
+
+    def parse_config(self, form: FormValues) -> dict[str, Any]:
+        return {"max_length": int_value(form, "max_length", default=280, low=20, high=MAX_LENGTH)}
+
+    def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:
+        if len(form.get("text", ())) > 1:
+            raise AnswerError("Send one answer at a time.")
+        max_length = int(config.get("max_length", 280))
+        raw = one_value(form, "text")
+        if len(raw) > MAX_LENGTH * 4:
+            raise AnswerError("Your answer can have at most %(n)s characters.", n=max_length)
+        text = clean_text(raw)
+        if not text:
+            raise AnswerError("Write an answer first.")
+        if len(text) > max_length:
+            raise AnswerError("Your answer can have at most %(n)s characters.", n=max_length)
+        return ParsedAnswer({"text": text}, (Item(key="text", text=text),))
+
+    def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
+        stmt = (
+            sa.select(BallotItem.text, Ballot.updated_at)
+            .join(Ballot, Ballot.id == BallotItem.ballot_id)  # type: ignore[arg-type]
+            .where(BallotItem.question_id == question_id)
+            .order_by(Ballot.updated_at.desc(), BallotItem.id.desc())  # type: ignore[attr-defined, union-attr]
+            .limit(SHOWN_ANSWERS)
+        )
+        answers = [{"text": text} for text, _ in session.execute(stmt).all()]
+        return Results(responses=count_ballots(session, question_id), data={"answers": answers})
+
+    def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:
+        return CsvCells(answer=item.text or "")
+
+
+TYPE = OpenText()

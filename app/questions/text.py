@@ -1,0 +1,55 @@
+"""Text normalisation shared by the types that take free text."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Bidirectional controls: never let them reach a page unisolated.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+MAX_COMBINING = 2
+
+
+def _cap_combining(text: str) -> str:
+    out: list[str] = []
+    run = 0
+    for ch in text:
+        if unicodedata.category(ch) == "Mn":
+            run += 1
+            if run > MAX_COMBINING:
+                continue
+        else:
+            run = 0
+        out.append(ch)
+    return "".join(out)
+
+
+def clean_text(text: str) -> str:
+    """Text as typed, made safe: NFC, no control/format characters, capped combining marks.
+
+    Newlines are kept (as \\n); other whitespace runs are kept as typed but trimmed at the ends.
+    """
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    kept = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch == "\n" or ch == "\t":
+            kept.append(" " if ch == "\t" else ch)
+        elif cat in {"Cc", "Cf", "Cs", "Co"} or ch in _BIDI:
+            continue
+        else:
+            kept.append(ch)
+    return _cap_combining("".join(kept)).strip()
+
+
+def word_key(text: str) -> str:
+    """The key under which word-cloud entries merge.
+
+    NFKC folds full-width and compatibility forms, casefold folds letter case, format characters
+    (zero-width, bidi) are dropped and whitespace is collapsed; accents stay ("één" != "een").
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"})
+    text = _cap_combining(text)
+    text = " ".join(text.split()).casefold()
+    # casefold may produce new compatibility forms; normalise again so the key is idempotent.
+    return unicodedata.normalize("NFKC", text)

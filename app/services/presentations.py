@@ -1,0 +1,280 @@
+"""Presentations and their questions: create, edit, reorder, duplicate, delete."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from app.models import Ballot, Language, Presentation, Question, utcnow
+from app.questions import get_type
+from app.services import NotFound
+
+CODE_DIGITS = 8
+MAX_TITLE = 200
+MAX_QUESTIONS = 100
+
+
+class EditError(ValueError):
+    """An edit the facilitator must correct; `message` is a msgid."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+def new_join_code(session: Session) -> str:
+    """An unused 8-digit join code from the system's secure random source."""
+    while True:
+        code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+        if code[0] != "0" and not session.exec(
+            select(Presentation.id).where(Presentation.join_code == code)
+        ).first():
+            return code
+
+
+def normalise_code(raw: str) -> str:
+    """A typed code without spaces, dots or dashes."""
+    return "".join(ch for ch in raw if ch.isascii() and ch.isalnum()).upper()[:16]
+
+
+def _clean_title(title: str, limit: int = MAX_TITLE) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise EditError("Enter a title.")
+    if len(title) > limit:
+        raise EditError("The title can have at most %(n)s characters.", n=limit)
+    return title
+
+
+def _language(language: str) -> str:
+    if language not in {lang.value for lang in Language}:
+        raise EditError("Choose Dutch or English.")
+    return language
+
+
+def list_presentations(*, session: Session, owner_id: int) -> list[Presentation]:
+    stmt = (
+        select(Presentation)
+        .where(Presentation.owner_id == owner_id)
+        .order_by(col(Presentation.updated_at).desc())
+    )
+    return list(session.exec(stmt).all())
+
+
+def get_presentation(*, session: Session, owner_id: int, presentation_id: int) -> Presentation:
+    """The presentation if it belongs to `owner_id`; NotFound otherwise."""
+    presentation = session.get(Presentation, presentation_id)
+    if presentation is None or presentation.owner_id != owner_id:
+        raise NotFound("presentation")
+    return presentation
+
+
+def get_by_code(*, session: Session, code: str) -> Presentation:
+    presentation = session.exec(
+        select(Presentation).where(Presentation.join_code == normalise_code(code))
+    ).first()
+    if presentation is None:
+        raise NotFound("code")
+    return presentation
+
+
+def questions_of(*, session: Session, presentation_id: int) -> list[Question]:
+    stmt = (
+        select(Question)
+        .where(Question.presentation_id == presentation_id)
+        .order_by(col(Question.position), col(Question.id))
+    )
+    return list(session.exec(stmt).all())
+
+
+def get_question(*, session: Session, owner_id: int, question_id: int) -> Question:
+    question = session.get(Question, question_id)
+    if question is None:
+        raise NotFound("question")
+    get_presentation(session=session, owner_id=owner_id, presentation_id=question.presentation_id)
+    return question
+
+
+def response_counts(*, session: Session, presentation_id: int) -> dict[int, int]:
+    """Number of ballots per question of a presentation."""
+    stmt = (
+        sa.select(Ballot.question_id, func.count())
+        .join(Question, col(Question.id) == col(Ballot.question_id))
+        .where(Question.presentation_id == presentation_id)
+        .group_by(col(Ballot.question_id))
+    )
+    return {qid: int(n) for qid, n in session.execute(stmt).all()}
+
+
+def create_presentation(
+    *, session: Session, owner_id: int, title: str, language: str
+) -> Presentation:
+    presentation = Presentation(
+        owner_id=owner_id,
+        title=_clean_title(title),
+        language=_language(language),
+        join_code=new_join_code(session),
+    )
+    session.add(presentation)
+    session.flush()
+    return presentation
+
+
+def update_presentation(
+    *, session: Session, owner_id: int, presentation_id: int, title: str, language: str
+) -> Presentation:
+    presentation = get_presentation(
+        session=session, owner_id=owner_id, presentation_id=presentation_id
+    )
+    presentation.title = _clean_title(title)
+    presentation.language = _language(language)
+    presentation.updated_at = utcnow()
+    presentation.version += 1
+    session.add(presentation)
+    return presentation
+
+
+def delete_presentation(*, session: Session, owner_id: int, presentation_id: int) -> None:
+    presentation = get_presentation(
+        session=session, owner_id=owner_id, presentation_id=presentation_id
+    )
+    session.delete(presentation)
+    session.flush()
+
+
+def duplicate_presentation(
+    *, session: Session, owner_id: int, presentation_id: int, copy_suffix: str
+) -> Presentation:
+    """A copy with the same questions, a new code and no votes."""
+    original = get_presentation(session=session, owner_id=owner_id, presentation_id=presentation_id)
+    title = _clean_title(f"{original.title} {copy_suffix}"[:MAX_TITLE])
+    copy = create_presentation(
+        session=session, owner_id=owner_id, title=title, language=original.language
+    )
+    for question in questions_of(session=session, presentation_id=original.id or 0):
+        session.add(
+            Question(
+                presentation_id=copy.id or 0,
+                position=question.position,
+                kind=question.kind,
+                title=question.title,
+                config=dict(question.config),
+                results_visible=question.results_visible,
+            )
+        )
+    session.flush()
+    return copy
+
+
+def add_question(
+    *, session: Session, owner_id: int, presentation_id: int, kind: str, title: str
+) -> Question:
+    presentation = get_presentation(
+        session=session, owner_id=owner_id, presentation_id=presentation_id
+    )
+    try:
+        qtype = get_type(kind)
+    except KeyError:
+        raise EditError("Choose a question type.") from None
+    existing = questions_of(session=session, presentation_id=presentation_id)
+    if len(existing) >= MAX_QUESTIONS:
+        raise EditError("A presentation can have at most %(n)s questions.", n=MAX_QUESTIONS)
+    question = Question(
+        presentation_id=presentation_id,
+        position=(existing[-1].position + 1) if existing else 1,
+        kind=kind,
+        title=_clean_title(title, 300),
+        config=qtype.default_config(presentation.language),
+    )
+    session.add(question)
+    _touch(presentation)
+    session.add(presentation)
+    session.flush()
+    return question
+
+
+def update_question(
+    *, session: Session, owner_id: int, question_id: int, title: str, form: Mapping[str, Sequence[str]]
+) -> Question:
+    """Save a question's title and type-specific settings (ConfigError/EditError on bad input)."""
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    qtype = get_type(question.kind)
+    values: dict[str, Sequence[Any]] = dict(form)
+    # Let the type keep ids of unchanged options/statements, so earlier votes stay attached.
+    values["__previous_options__"] = question.config.get("options", [])
+    values["__previous_statements__"] = question.config.get("statements", [])
+    config = qtype.parse_config(values)
+    question.title = _clean_title(title, 300)
+    question.config = config
+    session.add(question)
+    presentation = session.get(Presentation, question.presentation_id)
+    if presentation is not None:
+        _touch(presentation)
+        session.add(presentation)
+    return question
+
+
+def move_question(*, session: Session, owner_id: int, question_id: int, offset: int) -> None:
+    """Swap a question with its neighbour (offset -1: up, +1: down)."""
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    questions = questions_of(session=session, presentation_id=question.presentation_id)
+    index = next(i for i, q in enumerate(questions) if q.id == question.id)
+    target = index + offset
+    if not 0 <= target < len(questions):
+        return
+    questions[index], questions[target] = questions[target], questions[index]
+    _renumber(session, questions)
+
+
+def duplicate_question(*, session: Session, owner_id: int, question_id: int) -> Question:
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    questions = questions_of(session=session, presentation_id=question.presentation_id)
+    if len(questions) >= MAX_QUESTIONS:
+        raise EditError("A presentation can have at most %(n)s questions.", n=MAX_QUESTIONS)
+    copy = Question(
+        presentation_id=question.presentation_id,
+        position=0,
+        kind=question.kind,
+        title=question.title,
+        config=dict(question.config),
+        results_visible=question.results_visible,
+    )
+    session.add(copy)
+    session.flush()
+    index = next(i for i, q in enumerate(questions) if q.id == question.id)
+    questions.insert(index + 1, copy)
+    _renumber(session, questions)
+    return copy
+
+
+def delete_question(*, session: Session, owner_id: int, question_id: int) -> int:
+    """Delete a question and its votes; returns its presentation's id."""
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    presentation = session.get(Presentation, question.presentation_id)
+    assert presentation is not None
+    if presentation.current_question_id == question.id:
+        presentation.current_question_id = None
+        presentation.version += 1
+    session.delete(question)
+    session.flush()
+    _renumber(session, questions_of(session=session, presentation_id=presentation.id or 0))
+    _touch(presentation)
+    session.add(presentation)
+    return presentation.id or 0
+
+
+def _renumber(session: Session, questions: list[Question]) -> None:
+    for position, question in enumerate(questions, 1):
+        if question.position != position:
+            question.position = position
+            session.add(question)
+    session.flush()
+
+
+def _touch(presentation: Presentation) -> None:
+    presentation.updated_at = utcnow()

@@ -1,0 +1,94 @@
+/* Stemlab: small progressive enhancements. Everything works without this file. */
+(function () {
+  "use strict";
+
+  function randomKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  function storageKey(form) {
+    return "stemlab:" + form.getAttribute("action") + ":" + form.dataset.question;
+  }
+
+  function remember(form) {
+    var saved = {};
+    new FormData(form).forEach(function (value, name) {
+      if (name === "client_key" || name === "question_id") { return; }
+      (saved[name] = saved[name] || []).push(String(value));
+    });
+    try { window.localStorage.setItem(storageKey(form), JSON.stringify(saved)); } catch (e) { /* private mode */ }
+  }
+
+  function restore(root) {
+    var form = root.querySelector ? root.querySelector("form.vote") : null;
+    if (!form) { return; }
+    var key = form.querySelector("input[name=client_key]");
+    if (key && !key.value) { key.value = randomKey(); }
+    var raw = null;
+    try { raw = window.localStorage.getItem(storageKey(form)); } catch (e) { raw = null; }
+    if (!raw) { return; }
+    var saved = JSON.parse(raw);
+    var counters = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      var values = saved[el.name];
+      if (!values || el.type === "hidden") { return; }
+      if (el.type === "radio" || el.type === "checkbox") {
+        el.checked = values.indexOf(el.value) !== -1;
+      } else {
+        var i = counters[el.name] || 0;
+        el.value = values[i] || "";
+        counters[el.name] = i + 1;
+      }
+    });
+    var marker = document.querySelector("#vote-status .saved");
+    if (marker) { marker.hidden = false; }
+  }
+
+  function setConnection(state) {
+    var el = document.getElementById("connection");
+    if (el) { el.dataset.state = state; }
+  }
+
+  document.addEventListener("htmx:wsOpen", function () { setConnection("online"); });
+  document.addEventListener("htmx:wsClose", function () { setConnection("offline"); });
+  document.addEventListener("htmx:wsError", function () { setConnection("offline"); });
+
+  document.addEventListener("htmx:load", function (event) {
+    var el = event.target;
+    if (el && el.id === "stage") { restore(el); }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.matches && form.matches("form.vote") && event.detail.xhr.status === 200) {
+      remember(form);
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.classList.contains("confirm") && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+
+  document.addEventListener("keydown", function (event) {
+    if (!document.body.classList.contains("projector")) { return; }
+    if (event.target && /input|textarea|select/i.test(event.target.tagName)) { return; }
+    var which = null;
+    if (event.key === "ArrowRight" || event.key === "PageDown" || event.key === " ") { which = "key-next"; }
+    if (event.key === "ArrowLeft" || event.key === "PageUp") { which = "key-previous"; }
+    if (!which) { return; }
+    var button = document.querySelector('button[data-key="' + which + '"]');
+    if (button) { event.preventDefault(); button.click(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var stage = document.getElementById("stage");
+    if (stage) { restore(stage); }
+  });
+}());

@@ -1,0 +1,208 @@
+"""HTTP plumbing shared by the routes: app state, login, CSRF, origins, rate limits, rendering."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlmodel import Session
+from starlette.datastructures import FormData
+from starlette.requests import HTTPConnection
+
+from app import i18n
+from app.ballot_box import BallotBox
+from app.config import Settings
+from app.db import Database
+from app.live.fragments import Fragments
+from app.live.hub import Hub
+from app.live.ticker import Ticker
+from app.models import AuthSession, User
+from app.services import accounts
+from app.templating import render, render_block
+
+SESSION_COOKIE = "stemlab_session"
+PARTICIPANT_COOKIE = "stemlab_p"
+
+
+@dataclass
+class Services:
+    """What the lifespan builds once and every request shares."""
+
+    settings: Settings
+    db: Database
+    hub: Hub
+    fragments: Fragments
+    ticker: Ticker
+    ballot_box: BallotBox
+    limits: Limits
+
+
+class Limits:
+    """Moving-window rate limits kept in memory (per process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.join: RateLimitItem = parse(f"{settings.join_rate_per_minute}/minute")
+        self.login: RateLimitItem = parse(f"{settings.login_rate_per_minute}/minute")
+        self.vote: RateLimitItem = parse(f"{settings.vote_rate_per_minute}/minute")
+
+    def hit(self, item: RateLimitItem, *keys: str) -> bool:
+        """Count one event; False when the limit is already reached."""
+        return self._limiter.hit(item, *keys)
+
+    def test(self, item: RateLimitItem, *keys: str) -> bool:
+        return self._limiter.test(item, *keys)
+
+    def retry_after(self, item: RateLimitItem, *keys: str) -> int:
+        import time
+
+        reset = self._limiter.get_window_stats(item, *keys).reset_time
+        return max(1, int(reset - time.time()) + 1)
+
+
+def services(conn: HTTPConnection) -> Services:
+    return conn.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _read_session(svc: ServicesDep) -> Iterator[Session]:
+    with svc.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(_read_session)]
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    """The peer address (uvicorn rewrites it from X-Forwarded-For only for trusted proxies)."""
+    return conn.client.host if conn.client else "unknown"
+
+
+# --- origins -----------------------------------------------------------------------------
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def allowed_origins(conn: HTTPConnection, settings: Settings) -> set[str]:
+    """Origins that may post forms and open sockets: the public URL, this host, configured ones."""
+    scheme = {"ws": "http", "wss": "https"}.get(conn.url.scheme, conn.url.scheme)
+    host = conn.headers.get("host", "")
+    origins = {_origin_of(settings.base_url), f"{scheme}://{host}".lower()}
+    origins.update(_origin_of(o) for o in settings.allowed_origins)
+    return origins
+
+
+def origin_allowed(conn: HTTPConnection, settings: Settings, *, required: bool) -> bool:
+    """Whether the request comes from one of our own pages (browsers send Origin)."""
+    if conn.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return not required
+    return origin.lower() in allowed_origins(conn, settings)
+
+
+# --- facilitator login -------------------------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """Raised by routes that need a facilitator; handled as a redirect to /login."""
+
+
+@dataclass
+class Facilitator:
+    user: User
+    auth: AuthSession
+    language: str
+
+    @property
+    def id(self) -> int:
+        return self.user.id or 0
+
+
+def _facilitator(request: Request, svc: ServicesDep) -> Facilitator:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    with svc.db.session() as session:
+        found = accounts.load_session(session=session, token=token)
+    if found is None:
+        raise LoginRequired()
+    auth, user = found
+    return Facilitator(user, auth, facilitator_language(request))
+
+
+CurrentFacilitator = Annotated[Facilitator, Depends(_facilitator)]
+
+
+def facilitator_language(request: Request) -> str:
+    chosen = request.cookies.get("stemlab_lang")
+    if chosen in i18n.LANGUAGES:
+        return chosen  # type: ignore[return-value]
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+async def _csrf_facilitator(request: Request, facilitator: CurrentFacilitator) -> Facilitator:
+    """A facilitator whose state-changing request carries their CSRF token."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else ""
+    if not secrets.compare_digest(sent.encode(), facilitator.auth.csrf_token.encode()):
+        raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
+    return facilitator
+
+
+CsrfFacilitator = Annotated[Facilitator, Depends(_csrf_facilitator)]
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def page(
+    request: Request, name: str, language: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    context.setdefault("request", request)
+    return HTMLResponse(render(name, language, context), status_code=status_code)
+
+
+def fragment(
+    name: str, block: str, language: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return HTMLResponse(render_block(name, block, language, context), status_code=status_code)
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def done(request: Request, url: str) -> Response:
+    """After a control action: nothing to swap for htmx, a redirect for a plain form."""
+    if is_htmx(request):
+        return Response(status_code=204)
+    return see_other(url)
+
+
+def form_values(form: FormData) -> dict[str, list[str]]:
+    """Form data as field -> every string value (files are ignored)."""
+    values: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(key, []).append(value)
+    return values
