@@ -38,8 +38,9 @@ def _seed(settings: Settings) -> None:
     db = Database(settings)
     try:
         with db.write_session() as session:
-            info = ensure_demo(session=session, email=settings.demo_email,
-                               password=settings.demo_password)
+            info = ensure_demo(
+                session=session, email=settings.demo_email, password=settings.demo_password
+            )
     finally:
         db.dispose()
     base = settings.base_url
@@ -48,12 +49,15 @@ def _seed(settings: Settings) -> None:
     if info is not None:
         if info.password:
             print(f"  Login:        {info.email}  password: {info.password}", flush=True)
-            print("                (shown once; `stemlab set-password EMAIL` changes it)", flush=True)
+            print(
+                "                (shown once; `stemlab set-password EMAIL` changes it)", flush=True
+            )
         else:
             print(f"  Login:        {info.email}  (password shown when it was created)", flush=True)
         code = info.presentation.join_code
-        print(f"  Participants: {base}/  code {code[:4]} {code[4:]}  (or {base}/j/{code})",
-              flush=True)
+        print(
+            f"  Participants: {base}/  code {code[:4]} {code[4:]}  (or {base}/j/{code})", flush=True
+        )
     print(flush=True)
 
 
@@ -118,20 +122,21 @@ def export(settings: Settings, args: argparse.Namespace) -> None:
         with db.session() as session:
             key = args.presentation
             stmt = select(Presentation).where(
-                (Presentation.id == int(key)) if key.isdigit() and len(key) < 8
+                (Presentation.id == int(key))
+                if key.isdigit() and len(key) < 8
                 else (Presentation.join_code == normalise_code(key))
             )
             presentation = session.exec(stmt).first()
             if presentation is None:
                 raise SystemExit(f"No presentation {key!r} (give its number or its join code).")
-            out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-            try:
-                for chunk in csv_chunks(export_rows(session, presentation),
-                                        language=presentation.language, excel=args.excel):
-                    out.write(chunk)
-            finally:
-                if out is not sys.stdout:
-                    out.close()
+            chunks = csv_chunks(
+                export_rows(session, presentation), language=presentation.language, excel=args.excel
+            )
+            if args.output:
+                with open(args.output, "w", encoding="utf-8", newline="") as out:
+                    out.writelines(chunks)
+            else:
+                sys.stdout.writelines(chunks)
     finally:
         db.dispose()
 
@@ -141,20 +146,28 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="apply migrations, create the demo if empty, and serve")
     sub.add_parser("migrate", help="apply database migrations")
-    for name, text in (("create-user", "add a facilitator account"),
-                       ("set-password", "change a facilitator's password")):
+    for name, text in (
+        ("create-user", "add a facilitator account"),
+        ("set-password", "change a facilitator's password"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("email")
-        p.add_argument("--password-stdin", action="store_true",
-                       help="read the password from standard input")
+        p.add_argument(
+            "--password-stdin", action="store_true", help="read the password from standard input"
+        )
     p = sub.add_parser("export", help="write every vote of a presentation as CSV")
     p.add_argument("presentation", help="the presentation's number or join code")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
-    p.add_argument("--excel", action="store_true",
-                   help="UTF-8 with BOM and ';' separators, for Excel with Dutch settings")
+    p.add_argument(
+        "--excel",
+        action="store_true",
+        help="UTF-8 with BOM and ';' separators, for Excel with Dutch settings",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
 
     if args.command == "serve":
         serve(settings)

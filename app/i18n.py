@@ -17,6 +17,7 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
 
+
 def _l(message: str) -> str:
     """Mark a message for translation where it is defined; it is translated where shown."""
     return message

@@ -24,7 +24,7 @@ from app.live.ticker import Ticker
 from app.middleware import SecurityMiddleware
 from app.routes import auth, export, manage, participant, presenter
 from app.templating import render
-from app.web import LoginRequired, Limits, Services, is_htmx
+from app.web import Limits, LoginRequired, Services, is_htmx
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("stemlab")
@@ -38,8 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings)
         hub = Hub(outbox_frames=settings.outbox_frames)
         fragments = Fragments(db, settings, hub)
-        ticker = Ticker(hub, fragments, presenter_tick=settings.presenter_tick_ms / 1000,
-                        phone_tick=settings.phone_tick_ms / 1000)
+        ticker = Ticker(
+            hub,
+            fragments,
+            presenter_tick=settings.presenter_tick_ms / 1000,
+            phone_tick=settings.phone_tick_ms / 1000,
+        )
         box = BallotBox(
             db,
             on_committed=lambda changed: ticker.notify(
@@ -57,8 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ticker.stop()
             db.dispose()
 
-    app = FastAPI(title="Stemlab", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="Stemlab", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (participant, auth, manage, presenter, export):

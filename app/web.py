@@ -69,7 +69,8 @@ class Limits:
 
 
 def services(conn: HTTPConnection) -> Services:
-    return conn.app.state.services  # type: ignore[no-any-return]
+    services: Services = conn.app.state.services
+    return services
 
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -149,7 +150,7 @@ CurrentFacilitator = Annotated[Facilitator, Depends(_facilitator)]
 def facilitator_language(request: Request) -> str:
     chosen = request.cookies.get("stemlab_lang")
     if chosen in i18n.LANGUAGES:
-        return chosen  # type: ignore[return-value]
+        return str(chosen)
     return i18n.negotiate(request.headers.get("accept-language"))
 
 

@@ -101,3 +101,14 @@ def make_question(
                                        question_id=question.id or 0, title=title,
                                        form={k: [v] for k, v in form.items()})
         return question
+
+
+def all_routes(app) -> list[tuple[str, set[str]]]:
+    """Every (path, methods) the app serves, through included routers."""
+    from fastapi.routing import iter_route_contexts
+
+    return [
+        (ctx.path, set(ctx.methods or ()))
+        for ctx in iter_route_contexts(app.routes)
+        if ctx.path is not None
+    ]

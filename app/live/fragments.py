@@ -52,6 +52,7 @@ class Fragments:
         if st is None:
             return None
         ctx = stage_context(st, self._settings, self._hub)
-        ctx.update(version=st.presentation.version, answer=None, status=None, error=None,
-                   client_key="")
+        ctx.update(
+            version=st.presentation.version, answer=None, status=None, error=None, client_key=""
+        )
         return render_block("participant.html", "live", st.presentation.language, ctx)

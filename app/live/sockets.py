@@ -22,7 +22,8 @@ TRY_AGAIN_LATER = 1013  # the htmx ws extension reconnects on this code
 
 
 def _services(websocket: WebSocket) -> Services:
-    return websocket.app.state.services  # type: ignore[no-any-return]
+    services: Services = websocket.app.state.services
+    return services
 
 
 async def _pump(websocket: WebSocket, sub: Subscriber, first: str | None) -> None:
@@ -69,8 +70,9 @@ async def presenter_socket(websocket: WebSocket, presentation_id: int) -> None:
             if found is None:
                 return False
             try:
-                get_presentation(session=session, owner_id=found[1].id or 0,
-                                 presentation_id=presentation_id)
+                get_presentation(
+                    session=session, owner_id=found[1].id or 0, presentation_id=presentation_id
+                )
             except NotFound:
                 return False
             return True
@@ -82,8 +84,7 @@ async def presenter_socket(websocket: WebSocket, presentation_id: int) -> None:
     sub = svc.hub.subscribe(topics.presenter(presentation_id))
     try:
         version = svc.ticker.next_version(presentation_id)
-        first = await asyncio.to_thread(svc.fragments.presenter_frame, presentation_id,
-                                        version)
+        first = await asyncio.to_thread(svc.fragments.presenter_frame, presentation_id, version)
         await _pump(websocket, sub, first)
     finally:
         svc.hub.unsubscribe(sub)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import Ballot, BallotItem
 
@@ -103,16 +103,20 @@ class QuestionType:
 
 def count_ballots(session: Session, question_id: int) -> int:
     """Number of participants who answered a question."""
-    stmt = sa.select(sa.func.count()).select_from(Ballot).where(Ballot.question_id == question_id)
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(Ballot)
+        .where(col(Ballot.question_id) == question_id)
+    )
     return int(session.execute(stmt).scalar_one())
 
 
 def count_by_key(session: Session, question_id: int) -> dict[str, int]:
     """Number of items per key of a question."""
     stmt = (
-        sa.select(BallotItem.key, sa.func.count())
-        .where(BallotItem.question_id == question_id)
-        .group_by(BallotItem.key)
+        sa.select(col(BallotItem.key), sa.func.count())
+        .where(col(BallotItem.question_id) == question_id)
+        .group_by(col(BallotItem.key))
     )
     return {key: int(n) for key, n in session.execute(stmt).all()}
 

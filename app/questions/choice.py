@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.models import BallotItem
 from app.i18n import _l
+from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
     ConfigError,
@@ -103,7 +103,7 @@ class Choice(QuestionType):
 
 def _previous_options(form: FormValues) -> list[dict[str, Any]]:
     """Options of the question before this edit, passed by the route as a hidden value."""
-    return [dict(o) for o in form.get("__previous_options__", ())]  # type: ignore[call-overload]
+    return list(form.get("__previous_options__", ()))  # type: ignore[arg-type]
 
 
 TYPE = Choice()

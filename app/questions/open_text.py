@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.models import Ballot, BallotItem
 from app.i18n import _l
+from app.models import Ballot, BallotItem
 from app.questions.base import (
     AnswerError,
     CsvCells,
@@ -55,10 +55,10 @@ class OpenText(QuestionType):
 
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
         stmt = (
-            sa.select(BallotItem.text, Ballot.updated_at)
-            .join(Ballot, Ballot.id == BallotItem.ballot_id)  # type: ignore[arg-type]
-            .where(BallotItem.question_id == question_id)
-            .order_by(Ballot.updated_at.desc(), BallotItem.id.desc())  # type: ignore[attr-defined, union-attr]
+            sa.select(col(BallotItem.text), col(Ballot.updated_at))
+            .join(Ballot, col(Ballot.id) == col(BallotItem.ballot_id))
+            .where(col(BallotItem.question_id) == question_id)
+            .order_by(col(Ballot.updated_at).desc(), col(BallotItem.id).desc())
             .limit(SHOWN_ANSWERS)
         )
         answers = [{"text": text} for text, _ in session.execute(stmt).all()]

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.models import BallotItem
 from app.i18n import _l, gettext
+from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
     ConfigError,
@@ -46,7 +46,7 @@ class Scale(QuestionType):
         }
 
     def parse_config(self, form: FormValues) -> dict[str, Any]:
-        previous = [dict(s) for s in form.get("__previous_statements__", ())]  # type: ignore[call-overload]
+        previous: list[Any] = list(form.get("__previous_statements__", ()))
         statements = lines_to_entries(
             one_value(form, "statements"), previous, prefix="s", max_length=MAX_LABEL
         )
@@ -87,7 +87,8 @@ class Scale(QuestionType):
                     raise AnswerError("Choose a value from %(low)s to %(high)s.", low=1, high=top)
                 ratings[sid] = None
                 continue
-            if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= top:
+            # The length check keeps int() away from huge digit strings (ValueError beyond 4300).
+            if not raw.isascii() or not raw.isdigit() or len(raw) > 4 or not 1 <= int(raw) <= top:
                 raise AnswerError("Choose a value from %(low)s to %(high)s.", low=1, high=top)
             ratings[sid] = int(raw)
         if not ratings:
@@ -98,9 +99,9 @@ class Scale(QuestionType):
 
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
         stmt = (
-            sa.select(BallotItem.key, BallotItem.value, sa.func.count())
-            .where(BallotItem.question_id == question_id)
-            .group_by(BallotItem.key, BallotItem.value)
+            sa.select(col(BallotItem.key), col(BallotItem.value), sa.func.count())
+            .where(col(BallotItem.question_id) == question_id)
+            .group_by(col(BallotItem.key), col(BallotItem.value))
         )
         counts: dict[str, dict[int | None, int]] = {}
         for key, value, n in session.execute(stmt).all():

@@ -28,7 +28,7 @@ def clean_text(text: str) -> str:
 
     Newlines are kept (as \\n); other whitespace runs are kept as typed but trimmed at the ends.
     """
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     kept = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -38,7 +38,10 @@ def clean_text(text: str) -> str:
             continue
         else:
             kept.append(ch)
-    return _cap_combining("".join(kept)).strip()
+    # Normalise after dropping: a removed zero-width character may have kept a letter and its
+    # accent apart, and the result must not change when cleaned again.
+    text = unicodedata.normalize("NFC", "".join(kept))
+    return _cap_combining(text).strip()
 
 
 def word_key(text: str) -> str:
@@ -49,7 +52,9 @@ def word_key(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"})
+    # casefold may produce new compatibility forms or combining marks ("İ" -> "i" + U+0307), and
+    # dropping format characters may bring a letter and its accent together: normalise again and
+    # cap the marks last, so the key is idempotent.
+    text = unicodedata.normalize("NFKC", text.casefold())
     text = _cap_combining(text)
-    text = " ".join(text.split()).casefold()
-    # casefold may produce new compatibility forms; normalise again so the key is idempotent.
-    return unicodedata.normalize("NFKC", text)
+    return " ".join(text.split())

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from app.models import BallotItem
 from app.i18n import _l
+from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
     CsvCells,
@@ -71,10 +71,10 @@ class WordCloud(QuestionType):
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
         n = sa.func.count().label("n")
         stmt = (
-            sa.select(BallotItem.key, n)
-            .where(BallotItem.question_id == question_id)
-            .group_by(BallotItem.key)
-            .order_by(n.desc(), BallotItem.key)
+            sa.select(col(BallotItem.key), n)
+            .where(col(BallotItem.question_id) == question_id)
+            .group_by(col(BallotItem.key))
+            .order_by(n.desc(), col(BallotItem.key))
             .limit(SHOWN_WORDS)
         )
         rows = [(key, int(count)) for key, count in session.execute(stmt).all()]

@@ -29,8 +29,14 @@ def _safe_next(target: str) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/manage") -> HTMLResponse:
-    return page(request, "login.html", facilitator_language(request), next=_safe_next(next),
-                error=None, email="")
+    return page(
+        request,
+        "login.html",
+        facilitator_language(request),
+        next=_safe_next(next),
+        error=None,
+        email="",
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -43,28 +49,50 @@ async def login(request: Request, svc: ServicesDep) -> Response:
     ip = client_ip(request)
     account = accounts.normalise_email(email)
     limits = svc.limits
-    if not (limits.test(limits.login, "login-ip", ip)
-            and limits.test(limits.login, "login-account", account)):
-        response = page(request, "login.html", language, status_code=429, next=target,
-                        email=email, error=_l("Too many attempts. Wait a minute and try again."))
+    if not (
+        limits.test(limits.login, "login-ip", ip)
+        and limits.test(limits.login, "login-account", account)
+    ):
+        response = page(
+            request,
+            "login.html",
+            language,
+            status_code=429,
+            next=target,
+            email=email,
+            error=_l("Too many tries. Wait a minute and try again."),
+        )
         response.headers["Retry-After"] = str(limits.retry_after(limits.login, "login-ip", ip))
         return response
     with svc.db.write_session() as session:
         user = accounts.authenticate(session=session, email=email, password=password)
         if user is not None:
-            token, _ = accounts.start_session(session=session, user=user,
-                                              hours=svc.settings.session_hours)
+            token, _ = accounts.start_session(
+                session=session, user=user, hours=svc.settings.session_hours
+            )
     if user is None:
         limits.hit(limits.login, "login-ip", ip)
         limits.hit(limits.login, "login-account", account)
-        return page(request, "login.html", language, status_code=401, next=target, email=email,
-                    error=_l("Email address or password is not correct."))
-    response = see_other(target)
-    response.set_cookie(
-        SESSION_COOKIE, token, max_age=svc.settings.session_hours * 3600, httponly=True,
-        samesite="lax", secure=svc.settings.secure_cookies, path="/",
+        return page(
+            request,
+            "login.html",
+            language,
+            status_code=401,
+            next=target,
+            email=email,
+            error=_l("Email address or password is not correct."),
+        )
+    redirect = see_other(target)
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=svc.settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=svc.settings.secure_cookies,
+        path="/",
     )
-    return response
+    return redirect
 
 
 @router.post("/logout")
@@ -84,6 +112,12 @@ async def choose_language(request: Request) -> Response:
     language = str(form.get("language", ""))
     response = see_other(_safe_next(str(form.get("next", "/manage"))))
     if language in ("nl", "en"):
-        response.set_cookie("stemlab_lang", language, max_age=365 * 24 * 3600, samesite="lax",
-                            httponly=True, path="/")
+        response.set_cookie(
+            "stemlab_lang",
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="lax",
+            httponly=True,
+            path="/",
+        )
     return response

@@ -16,23 +16,29 @@ router = APIRouter()
 
 
 @router.get("/manage/presentations/{presentation_id}/export.csv")
-def export_csv(presentation_id: int, facilitator: CurrentFacilitator, svc: ServicesDep,
-               excel: bool = False) -> StreamingResponse:
+def export_csv(
+    presentation_id: int, facilitator: CurrentFacilitator, svc: ServicesDep, excel: bool = False
+) -> StreamingResponse:
     with svc.db.session() as session:
         try:
-            presentation = get_presentation(session=session, owner_id=facilitator.id,
-                                            presentation_id=presentation_id)
+            presentation = get_presentation(
+                session=session, owner_id=facilitator.id, presentation_id=presentation_id
+            )
         except NotFound:
             raise HTTPException(status_code=404) from None
 
     def stream() -> Iterator[str]:
         with svc.db.session() as session:
-            yield from csv_chunks(export_rows(session, presentation),
-                                  language=presentation.language, excel=excel)
+            yield from csv_chunks(
+                export_rows(session, presentation), language=presentation.language, excel=excel
+            )
 
     name = filename(presentation)
     return StreamingResponse(
-        stream(), media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"',
-                 "Cache-Control": "no-store"},
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
     )

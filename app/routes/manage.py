@@ -27,10 +27,18 @@ from app.web import (
 router = APIRouter(prefix="/manage")
 
 
-def _page(request: Request, facilitator: Facilitator, name: str, status_code: int = 200,
-          **context: Any) -> HTMLResponse:
-    return page(request, name, facilitator.language, status_code=status_code,
-                facilitator=facilitator, csrf=facilitator.auth.csrf_token, **context)
+def _page(
+    request: Request, facilitator: Facilitator, name: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return page(
+        request,
+        name,
+        facilitator.language,
+        status_code=status_code,
+        facilitator=facilitator,
+        csrf=facilitator.auth.csrf_token,
+        **context,
+    )
 
 
 def _owned(func: Any) -> Any:
@@ -48,8 +56,9 @@ async def _form(request: Request) -> dict[str, list[str]]:
 @router.get("", response_class=HTMLResponse)
 def index(request: Request, facilitator: CurrentFacilitator, session: SessionDep) -> HTMLResponse:
     presentations = svc_p.list_presentations(session=session, owner_id=facilitator.id)
-    return _page(request, facilitator, "manage/index.html", presentations=presentations,
-                 error=None, title="")
+    return _page(
+        request, facilitator, "manage/index.html", presentations=presentations, error=None, title=""
+    )
 
 
 @router.post("/presentations")
@@ -65,79 +74,136 @@ async def create(request: Request, facilitator: CsrfFacilitator, svc: ServicesDe
     except svc_p.EditError as exc:
         with svc.db.session() as session:
             presentations = svc_p.list_presentations(session=session, owner_id=facilitator.id)
-        return _page(request, facilitator, "manage/index.html", status_code=422,
-                     presentations=presentations, title=title,
-                     error=i18n.translate(facilitator.language, exc.message, **exc.params))
+        return _page(
+            request,
+            facilitator,
+            "manage/index.html",
+            status_code=422,
+            presentations=presentations,
+            title=title,
+            error=i18n.translate(facilitator.language, exc.message, **exc.params),
+        )
     return see_other(f"/manage/presentations/{presentation.id}")
 
 
-def _editor(request: Request, facilitator: Facilitator, session: Any, presentation_id: int,
-            status_code: int = 200, error: str | None = None) -> HTMLResponse:
-    presentation = _owned(lambda: svc_p.get_presentation(
-        session=session, owner_id=facilitator.id, presentation_id=presentation_id))
+def _editor(
+    request: Request,
+    facilitator: Facilitator,
+    session: Any,
+    presentation_id: int,
+    status_code: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    presentation = _owned(
+        lambda: svc_p.get_presentation(
+            session=session, owner_id=facilitator.id, presentation_id=presentation_id
+        )
+    )
     questions = svc_p.questions_of(session=session, presentation_id=presentation_id)
     counts = svc_p.response_counts(session=session, presentation_id=presentation_id)
-    return _page(request, facilitator, "manage/presentation.html", status_code=status_code,
-                 presentation=presentation, questions=questions, counts=counts,
-                 types=all_types(), get_type=get_type, error=error)
+    return _page(
+        request,
+        facilitator,
+        "manage/presentation.html",
+        status_code=status_code,
+        presentation=presentation,
+        questions=questions,
+        counts=counts,
+        types=all_types(),
+        get_type=get_type,
+        error=error,
+    )
 
 
 @router.get("/presentations/{presentation_id}", response_class=HTMLResponse)
-def edit(request: Request, presentation_id: int, facilitator: CurrentFacilitator,
-         session: SessionDep) -> HTMLResponse:
+def edit(
+    request: Request, presentation_id: int, facilitator: CurrentFacilitator, session: SessionDep
+) -> HTMLResponse:
     return _editor(request, facilitator, session, presentation_id)
 
 
 @router.post("/presentations/{presentation_id}")
-async def update(request: Request, presentation_id: int, facilitator: CsrfFacilitator,
-                 svc: ServicesDep) -> Response:
+async def update(
+    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     form = await _form(request)
     try:
         with svc.db.write_session() as session:
-            _owned(lambda: svc_p.update_presentation(
-                session=session, owner_id=facilitator.id, presentation_id=presentation_id,
-                title=form.get("title", [""])[0], language=form.get("language", [""])[0]))
+            _owned(
+                lambda: svc_p.update_presentation(
+                    session=session,
+                    owner_id=facilitator.id,
+                    presentation_id=presentation_id,
+                    title=form.get("title", [""])[0],
+                    language=form.get("language", [""])[0],
+                )
+            )
     except svc_p.EditError as exc:
         with svc.db.session() as session:
-            return _editor(request, facilitator, session, presentation_id, 422,
-                           i18n.translate(facilitator.language, exc.message, **exc.params))
+            return _editor(
+                request,
+                facilitator,
+                session,
+                presentation_id,
+                422,
+                i18n.translate(facilitator.language, exc.message, **exc.params),
+            )
     svc.ticker.notify([PresentationChanged(presentation_id)])
     return see_other(f"/manage/presentations/{presentation_id}")
 
 
 @router.post("/presentations/{presentation_id}/duplicate")
-async def duplicate(presentation_id: int, facilitator: CsrfFacilitator,
-                    svc: ServicesDep) -> Response:
+async def duplicate(
+    presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     suffix = i18n.translate(facilitator.language, "(copy)")
     with svc.db.write_session() as session:
-        copy = _owned(lambda: svc_p.duplicate_presentation(
-            session=session, owner_id=facilitator.id, presentation_id=presentation_id,
-            copy_suffix=suffix))
+        copy = _owned(
+            lambda: svc_p.duplicate_presentation(
+                session=session,
+                owner_id=facilitator.id,
+                presentation_id=presentation_id,
+                copy_suffix=suffix,
+            )
+        )
     return see_other(f"/manage/presentations/{copy.id}")
 
 
 @router.get("/presentations/{presentation_id}/delete", response_class=HTMLResponse)
-def confirm_delete(request: Request, presentation_id: int, facilitator: CurrentFacilitator,
-                   session: SessionDep) -> HTMLResponse:
-    presentation = _owned(lambda: svc_p.get_presentation(
-        session=session, owner_id=facilitator.id, presentation_id=presentation_id))
+def confirm_delete(
+    request: Request, presentation_id: int, facilitator: CurrentFacilitator, session: SessionDep
+) -> HTMLResponse:
+    presentation = _owned(
+        lambda: svc_p.get_presentation(
+            session=session, owner_id=facilitator.id, presentation_id=presentation_id
+        )
+    )
     counts = svc_p.response_counts(session=session, presentation_id=presentation_id)
-    return _page(request, facilitator, "manage/delete.html", presentation=presentation,
-                 responses=sum(counts.values()))
+    return _page(
+        request,
+        facilitator,
+        "manage/delete.html",
+        presentation=presentation,
+        responses=sum(counts.values()),
+    )
 
 
 @router.post("/presentations/{presentation_id}/delete")
 async def delete(presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
     with svc.db.write_session() as session:
-        _owned(lambda: svc_p.delete_presentation(
-            session=session, owner_id=facilitator.id, presentation_id=presentation_id))
+        _owned(
+            lambda: svc_p.delete_presentation(
+                session=session, owner_id=facilitator.id, presentation_id=presentation_id
+            )
+        )
     svc.ticker.notify([PresentationChanged(presentation_id)])
     return see_other("/manage")
 
 
 @router.post("/presentations/{presentation_id}/questions")
-async def add_question(request: Request, presentation_id: int, facilitator: CsrfFacilitator,
-                       svc: ServicesDep) -> Response:
+async def add_question(
+    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     form = await _form(request)
     kind = form.get("kind", [""])[0]
     title = form.get("title", [""])[0]
@@ -148,74 +214,128 @@ async def add_question(request: Request, presentation_id: int, facilitator: Csrf
             title = ""
     try:
         with svc.db.write_session() as session:
-            question = _owned(lambda: svc_p.add_question(
-                session=session, owner_id=facilitator.id, presentation_id=presentation_id,
-                kind=kind, title=title))
+            question = _owned(
+                lambda: svc_p.add_question(
+                    session=session,
+                    owner_id=facilitator.id,
+                    presentation_id=presentation_id,
+                    kind=kind,
+                    title=title,
+                )
+            )
     except svc_p.EditError as exc:
         with svc.db.session() as session:
-            return _editor(request, facilitator, session, presentation_id, 422,
-                           i18n.translate(facilitator.language, exc.message, **exc.params))
+            return _editor(
+                request,
+                facilitator,
+                session,
+                presentation_id,
+                422,
+                i18n.translate(facilitator.language, exc.message, **exc.params),
+            )
     svc.ticker.notify([PresentationChanged(presentation_id)])
     return see_other(f"/manage/questions/{question.id}")
 
 
-def _question_page(request: Request, facilitator: Facilitator, session: Any, question_id: int,
-                   status_code: int = 200, error: str | None = None,
-                   form: dict[str, list[str]] | None = None) -> HTMLResponse:
-    question = _owned(lambda: svc_p.get_question(
-        session=session, owner_id=facilitator.id, question_id=question_id))
-    presentation = svc_p.get_presentation(session=session, owner_id=facilitator.id,
-                                          presentation_id=question.presentation_id)
-    return _page(request, facilitator, "manage/question.html", status_code=status_code,
-                 question=question, presentation=presentation, qtype=get_type(question.kind),
-                 config=question.config, error=error, form=form)
+def _question_page(
+    request: Request,
+    facilitator: Facilitator,
+    session: Any,
+    question_id: int,
+    status_code: int = 200,
+    error: str | None = None,
+    form: dict[str, list[str]] | None = None,
+) -> HTMLResponse:
+    question = _owned(
+        lambda: svc_p.get_question(
+            session=session, owner_id=facilitator.id, question_id=question_id
+        )
+    )
+    presentation = svc_p.get_presentation(
+        session=session, owner_id=facilitator.id, presentation_id=question.presentation_id
+    )
+    return _page(
+        request,
+        facilitator,
+        "manage/question.html",
+        status_code=status_code,
+        question=question,
+        presentation=presentation,
+        qtype=get_type(question.kind),
+        config=question.config,
+        error=error,
+        form=form,
+    )
 
 
 @router.get("/questions/{question_id}", response_class=HTMLResponse)
-def edit_question(request: Request, question_id: int, facilitator: CurrentFacilitator,
-                  session: SessionDep) -> HTMLResponse:
+def edit_question(
+    request: Request, question_id: int, facilitator: CurrentFacilitator, session: SessionDep
+) -> HTMLResponse:
     return _question_page(request, facilitator, session, question_id)
 
 
 @router.post("/questions/{question_id}")
-async def save_question(request: Request, question_id: int, facilitator: CsrfFacilitator,
-                        svc: ServicesDep) -> Response:
+async def save_question(
+    request: Request, question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     form = await _form(request)
     try:
         with svc.db.write_session() as session:
-            question = _owned(lambda: svc_p.update_question(
-                session=session, owner_id=facilitator.id, question_id=question_id,
-                title=form.get("title", [""])[0], form=form))
+            question = _owned(
+                lambda: svc_p.update_question(
+                    session=session,
+                    owner_id=facilitator.id,
+                    question_id=question_id,
+                    title=form.get("title", [""])[0],
+                    form=form,
+                )
+            )
     except (ConfigError, svc_p.EditError) as exc:
         with svc.db.session() as session:
-            return _question_page(request, facilitator, session, question_id, 422,
-                                  i18n.translate(facilitator.language, exc.message, **exc.params),
-                                  form)
+            return _question_page(
+                request,
+                facilitator,
+                session,
+                question_id,
+                422,
+                i18n.translate(facilitator.language, exc.message, **exc.params),
+                form,
+            )
     svc.ticker.notify([PresentationChanged(question.presentation_id)])
     return see_other(f"/manage/presentations/{question.presentation_id}#question-{question.id}")
 
 
 @router.post("/questions/{question_id}/move")
-async def move_question(request: Request, question_id: int, facilitator: CsrfFacilitator,
-                        svc: ServicesDep) -> Response:
+async def move_question(
+    request: Request, question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     form = await _form(request)
     offset = -1 if form.get("direction", [""])[0] == "up" else 1
     with svc.db.write_session() as session:
-        _owned(lambda: svc_p.move_question(session=session, owner_id=facilitator.id,
-                                           question_id=question_id, offset=offset))
-        question = svc_p.get_question(session=session, owner_id=facilitator.id,
-                                      question_id=question_id)
+        _owned(
+            lambda: svc_p.move_question(
+                session=session, owner_id=facilitator.id, question_id=question_id, offset=offset
+            )
+        )
+        question = svc_p.get_question(
+            session=session, owner_id=facilitator.id, question_id=question_id
+        )
     svc.ticker.notify([PresentationChanged(question.presentation_id)])
     return see_other(f"/manage/presentations/{question.presentation_id}#question-{question.id}")
 
 
 @router.post("/questions/{question_id}/duplicate")
-async def duplicate_question(question_id: int, facilitator: CsrfFacilitator,
-                             svc: ServicesDep) -> Response:
+async def duplicate_question(
+    question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     try:
         with svc.db.write_session() as session:
-            copy = _owned(lambda: svc_p.duplicate_question(
-                session=session, owner_id=facilitator.id, question_id=question_id))
+            copy = _owned(
+                lambda: svc_p.duplicate_question(
+                    session=session, owner_id=facilitator.id, question_id=question_id
+                )
+            )
     except svc_p.EditError:
         raise HTTPException(status_code=422) from None
     svc.ticker.notify([PresentationChanged(copy.presentation_id)])
@@ -223,10 +343,14 @@ async def duplicate_question(question_id: int, facilitator: CsrfFacilitator,
 
 
 @router.post("/questions/{question_id}/delete")
-async def delete_question(question_id: int, facilitator: CsrfFacilitator,
-                          svc: ServicesDep) -> Response:
+async def delete_question(
+    question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     with svc.db.write_session() as session:
-        presentation_id = _owned(lambda: svc_p.delete_question(
-            session=session, owner_id=facilitator.id, question_id=question_id))
+        presentation_id = _owned(
+            lambda: svc_p.delete_question(
+                session=session, owner_id=facilitator.id, question_id=question_id
+            )
+        )
     svc.ticker.notify([PresentationChanged(presentation_id)])
     return see_other(f"/manage/presentations/{presentation_id}")

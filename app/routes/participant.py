@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app import i18n
-from app.i18n import _l
 from app.ballot_box import BallotBoxClosed
+from app.i18n import _l
 from app.live.fragments import stage_context
 from app.models import Ballot, Presentation, Question, QuestionState
 from app.questions import get_type
@@ -23,9 +23,9 @@ from app.services.presentations import get_by_code, normalise_code
 from app.services.votes import VoteCommand, VoteStatus
 from app.web import (
     PARTICIPANT_COOKIE,
+    Services,
     ServicesDep,
     SessionDep,
-    Services,
     client_ip,
     fragment,
     is_htmx,
@@ -47,8 +47,13 @@ def _participant_token(request: Request) -> str | None:
 
 def _set_participant_cookie(response: Response, token: str, svc: Services) -> None:
     response.set_cookie(
-        PARTICIPANT_COOKIE, token, max_age=60 * 60 * 24 * 30, httponly=True, samesite="lax",
-        secure=svc.settings.secure_cookies, path="/",
+        PARTICIPANT_COOKIE,
+        token,
+        max_age=60 * 60 * 24 * 30,
+        httponly=True,
+        samesite="lax",
+        secure=svc.settings.secure_cookies,
+        path="/",
     )
 
 
@@ -64,13 +69,23 @@ def _lookup(session: Session, svc: Services, request: Request, code: str) -> Pre
         return None
 
 
-def _join_page(request: Request, svc: Services, code: str, status: int, error: str | None) -> HTMLResponse:
+def _join_page(
+    request: Request, svc: Services, code: str, status: int, error: str | None
+) -> HTMLResponse:
     language = i18n.negotiate(request.headers.get("accept-language"))
-    response = page(request, "join.html", language, status_code=status, code=code, error=error,
-                    base_url=svc.settings.base_url)
+    response = page(
+        request,
+        "join.html",
+        language,
+        status_code=status,
+        code=code,
+        error=error,
+        base_url=svc.settings.base_url,
+    )
     if status == 429:
-        response.headers["Retry-After"] = str(svc.limits.retry_after(svc.limits.join, "join",
-                                                                    client_ip(request)))
+        response.headers["Retry-After"] = str(
+            svc.limits.retry_after(svc.limits.join, "join", client_ip(request))
+        )
     return response
 
 
@@ -81,17 +96,22 @@ def join_form(request: Request, svc: ServicesDep) -> HTMLResponse:
 
 @router.get("/join", response_class=HTMLResponse)
 def join(
-    request: Request, svc: ServicesDep, session: SessionDep,
+    request: Request,
+    svc: ServicesDep,
+    session: SessionDep,
     code: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
     cleaned = normalise_code(code)
     if not cleaned:
         return _join_page(request, svc, code, 422, _l("Enter the code you see on the screen."))
     if not svc.limits.test(svc.limits.join, "join", client_ip(request)):
-        return _join_page(request, svc, code, 429, _l("Too many tries. Wait a minute and try again."))
+        return _join_page(
+            request, svc, code, 429, _l("Too many tries. Wait a minute and try again.")
+        )
     if _lookup(session, svc, request, cleaned) is None:
-        return _join_page(request, svc, code, 404,
-                          _l("We do not know this code. Check the code on the screen."))
+        return _join_page(
+            request, svc, code, 404, _l("We do not know this code. Check the code on the screen.")
+        )
     return see_other(f"/p/{cleaned}")
 
 
@@ -102,20 +122,34 @@ def short_link(code: str) -> Response:
 
 
 def _stage_page(
-    request: Request, svc: Services, session: Session, presentation: Presentation, token: str | None,
-    *, status: str | None = None, error: str | None = None, status_code: int = 200,
-    answer: dict[str, object] | None = None, block: str | None = None,
+    request: Request,
+    svc: Services,
+    session: Session,
+    presentation: Presentation,
+    token: str | None,
+    *,
+    status: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+    answer: dict[str, object] | None = None,
+    block: str | None = None,
 ) -> HTMLResponse:
     st = stage(session=session, presentation_id=presentation.id or 0, with_results=False)
     assert st is not None
     ctx = stage_context(st, svc.settings, svc.hub)
     if answer is None and st.question is not None and token is not None:
         answer = _my_answer(session, st.question, presentation, token)
-    ctx.update(version=presentation.version, answer=answer, status=status, error=error,
-               client_key=secrets.token_urlsafe(16))
+    ctx.update(
+        version=presentation.version,
+        answer=answer,
+        status=status,
+        error=error,
+        client_key=secrets.token_urlsafe(16),
+    )
     if block is not None:
-        response = fragment("participant.html", block, presentation.language,
-                            status_code=status_code, **ctx)
+        response = fragment(
+            "participant.html", block, presentation.language, status_code=status_code, **ctx
+        )
         response.headers["HX-Retarget"] = "#stage"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
@@ -138,18 +172,22 @@ def _my_answer(
     if participant is None:
         return None
     ballot = session.exec(
-        select(Ballot).where(Ballot.question_id == question.id,
-                             Ballot.participant_id == participant.id)
+        select(Ballot).where(
+            Ballot.question_id == question.id, Ballot.participant_id == participant.id
+        )
     ).first()
     return dict(ballot.answer) if ballot else None
 
 
 @router.get("/p/{code}", response_class=HTMLResponse)
-def participant_page(request: Request, code: str, svc: ServicesDep, session: SessionDep) -> Response:
+def participant_page(
+    request: Request, code: str, svc: ServicesDep, session: SessionDep
+) -> Response:
     presentation = _lookup(session, svc, request, code) if len(code) <= 40 else None
     if presentation is None:
-        return _join_page(request, svc, code, 404,
-                          _l("We do not know this code. Check the code on the screen."))
+        return _join_page(
+            request, svc, code, 404, _l("We do not know this code. Check the code on the screen.")
+        )
     if code != presentation.join_code:
         return see_other(f"/p/{presentation.join_code}")
     token = _participant_token(request)
@@ -170,8 +208,13 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     with svc.db.session() as session:
         presentation = _lookup(session, svc, request, code) if len(code) <= 40 else None
         if presentation is None:
-            return _join_page(request, svc, code, 404,
-                              _l("We do not know this code. Check the code on the screen."))
+            return _join_page(
+                request,
+                svc,
+                code,
+                404,
+                _l("We do not know this code. Check the code on the screen."),
+            )
         question = (
             session.get(Question, presentation.current_question_id)
             if presentation.current_question_id
@@ -183,21 +226,41 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     if token is None:
         token = secrets.token_urlsafe(24)
 
-    def reply(status_code: int, *, status: str | None = None, error: str | None = None,
-              params: dict[str, object] | None = None,
-              answer: dict[str, object] | None = None) -> Response:
+    def reply(
+        status_code: int,
+        *,
+        status: str | None = None,
+        error: str | None = None,
+        params: dict[str, object] | None = None,
+        answer: dict[str, object] | None = None,
+    ) -> Response:
         message = i18n.translate(language, error, **(params or {})) if error else None
         if is_htmx(request) and question is not None and status_code != 409:
             response: Response = fragment(
-                "participant.html", "status", language, status_code=status_code,
-                status=status, error=message, question=question,
-                client_key=secrets.token_urlsafe(16), oob_key=True,
+                "participant.html",
+                "status",
+                language,
+                status_code=status_code,
+                status=status,
+                error=message,
+                question=question,
+                client_key=secrets.token_urlsafe(16),
+                oob_key=True,
             )
         else:
             with svc.db.session() as s:
-                response = _stage_page(request, svc, s, presentation, token, status=status,
-                                       error=message, status_code=status_code, answer=answer,
-                                       block="live" if is_htmx(request) else None)
+                response = _stage_page(
+                    request,
+                    svc,
+                    s,
+                    presentation,
+                    token,
+                    status=status,
+                    error=message,
+                    status_code=status_code,
+                    answer=answer,
+                    block="live" if is_htmx(request) else None,
+                )
         if new_token:
             _set_participant_cookie(response, token, svc)
         return response
@@ -217,8 +280,11 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
         return reply(422, error=exc.message, params=exc.params)
 
     command = VoteCommand(
-        presentation_id=presentation.id or 0, question_id=question.id or 0,
-        token_hash=token_hash(token), client_key=client_key, answer=parsed,
+        presentation_id=presentation.id or 0,
+        question_id=question.id or 0,
+        token_hash=token_hash(token),
+        client_key=client_key,
+        answer=parsed,
     )
     try:
         result = await svc.ballot_box.submit(command)
@@ -229,5 +295,5 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     if result in (VoteStatus.SAVED, VoteStatus.REPLAYED):
         return reply(200, status="saved", answer=parsed.answer)
     if result == VoteStatus.CONFLICT:
-        return reply(422, error=_l("This vote was already sent with another answer. Try again."))
+        return reply(422, error=_l("Something went wrong while sending. Please send your answer again."))
     return reply(409, error=_l("Voting on this question is closed."))

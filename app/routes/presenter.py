@@ -14,14 +14,27 @@ from app.live.messages import PresentationChanged
 from app.services import NotFound, control
 from app.services.control import Move
 from app.services.presentations import get_presentation, normalise_code
-from app.web import CsrfFacilitator, CurrentFacilitator, ServicesDep, SessionDep, done, form_values, page
+from app.web import (
+    CsrfFacilitator,
+    CurrentFacilitator,
+    ServicesDep,
+    SessionDep,
+    done,
+    form_values,
+    page,
+)
 
 router = APIRouter()
 
 
 @router.get("/present/{presentation_id}", response_class=HTMLResponse)
-def presenter(request: Request, presentation_id: int, facilitator: CurrentFacilitator,
-              session: SessionDep, svc: ServicesDep) -> HTMLResponse:
+def presenter(
+    request: Request,
+    presentation_id: int,
+    facilitator: CurrentFacilitator,
+    session: SessionDep,
+    svc: ServicesDep,
+) -> HTMLResponse:
     try:
         get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
     except NotFound:
@@ -33,8 +46,13 @@ def presenter(request: Request, presentation_id: int, facilitator: CurrentFacili
     return page(request, "present.html", st.presentation.language, **ctx)
 
 
-async def _control(request: Request, presentation_id: int, facilitator: CsrfFacilitator,
-                   svc: ServicesDep, action: str) -> Response:
+async def _control(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    action: str,
+) -> Response:
     form = form_values(await request.form(max_fields=10, max_files=0, max_part_size=1024))
     value = form.get("to", form.get("value", [""]))[0]
     try:
@@ -47,14 +65,26 @@ async def _control(request: Request, presentation_id: int, facilitator: CsrfFaci
                     target = int(value)
                 else:
                     raise HTTPException(status_code=422, detail="unknown move")
-                control.move(session=session, owner_id=facilitator.id,
-                             presentation_id=presentation_id, to=target)
+                control.move(
+                    session=session,
+                    owner_id=facilitator.id,
+                    presentation_id=presentation_id,
+                    to=target,
+                )
             elif action == "voting":
-                control.set_voting(session=session, owner_id=facilitator.id,
-                                   presentation_id=presentation_id, is_open=value == "open")
+                control.set_voting(
+                    session=session,
+                    owner_id=facilitator.id,
+                    presentation_id=presentation_id,
+                    is_open=value == "open",
+                )
             else:
-                control.set_results_visible(session=session, owner_id=facilitator.id,
-                                            presentation_id=presentation_id, visible=value == "show")
+                control.set_results_visible(
+                    session=session,
+                    owner_id=facilitator.id,
+                    presentation_id=presentation_id,
+                    visible=value == "show",
+                )
     except NotFound:
         raise HTTPException(status_code=404) from None
     svc.ticker.notify([PresentationChanged(presentation_id)])
@@ -62,28 +92,32 @@ async def _control(request: Request, presentation_id: int, facilitator: CsrfFaci
 
 
 @router.post("/present/{presentation_id}/move")
-async def move(request: Request, presentation_id: int, facilitator: CsrfFacilitator,
-               svc: ServicesDep) -> Response:
+async def move(
+    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     return await _control(request, presentation_id, facilitator, svc, "move")
 
 
 @router.post("/present/{presentation_id}/voting")
-async def voting(request: Request, presentation_id: int, facilitator: CsrfFacilitator,
-                 svc: ServicesDep) -> Response:
+async def voting(
+    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     return await _control(request, presentation_id, facilitator, svc, "voting")
 
 
 @router.post("/present/{presentation_id}/results")
-async def results(request: Request, presentation_id: int, facilitator: CsrfFacilitator,
-                  svc: ServicesDep) -> Response:
+async def results(
+    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+) -> Response:
     return await _control(request, presentation_id, facilitator, svc, "results")
 
 
 @lru_cache(maxsize=256)
 def _qr_svg(url: str) -> bytes:
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=10, border=2, dark="#111",
-                                    light="#fff", xmldecl=False, svgns=True)
+    segno.make(url, error="m").save(
+        buffer, kind="svg", scale=10, border=2, dark="#111", light="#fff", xmldecl=False, svgns=True
+    )
     return buffer.getvalue()
 
 
@@ -94,5 +128,6 @@ def qr(code: str, svc: ServicesDep) -> Response:
     if not cleaned or len(cleaned) > 16:
         raise HTTPException(status_code=404)
     svg = _qr_svg(f"{svc.settings.base_url}/j/{cleaned}")
-    return Response(svg, media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"}
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from datetime import timedelta
@@ -68,10 +69,8 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
     """The user with these credentials, or None; as slow for unknown users as for known ones."""
     user = session.exec(select(User).where(User.email == normalise_email(email))).first()
     if user is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         return None
     try:
         _hasher.verify(user.password_hash, password)

@@ -68,7 +68,9 @@ def move(*, session: Session, owner_id: int, presentation_id: int, to: Move | in
     return presentation
 
 
-def _current_owned(session: Session, owner_id: int, presentation_id: int) -> tuple[Presentation, Question]:
+def _current_owned(
+    session: Session, owner_id: int, presentation_id: int
+) -> tuple[Presentation, Question]:
     presentation = get_presentation(
         session=session, owner_id=owner_id, presentation_id=presentation_id
     )

@@ -42,6 +42,9 @@ def neutralise(cell: str) -> str:
 
 
 def iso_utc(moment: datetime) -> str:
+    # SQLite hands back naive datetimes; they were stored as UTC, not as the server's local time.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -89,10 +92,8 @@ def csv_chunks(
     if excel:
         buffer.write("\ufeff")
     writer.writerow([translate(language, HEADER_LABELS[h]) for h in HEADER])
-    count = 0
-    for row in rows:
+    for count, row in enumerate(rows, 1):
         writer.writerow([neutralise(cell) for cell in row])
-        count += 1
         if count % CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

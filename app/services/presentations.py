@@ -31,9 +31,12 @@ def new_join_code(session: Session) -> str:
     """An unused 8-digit join code from the system's secure random source."""
     while True:
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-        if code[0] != "0" and not session.exec(
-            select(Presentation.id).where(Presentation.join_code == code)
-        ).first():
+        if (
+            code[0] != "0"
+            and not session.exec(
+                select(Presentation.id).where(Presentation.join_code == code)
+            ).first()
+        ):
             return code
 
 
@@ -103,9 +106,9 @@ def get_question(*, session: Session, owner_id: int, question_id: int) -> Questi
 def response_counts(*, session: Session, presentation_id: int) -> dict[int, int]:
     """Number of ballots per question of a presentation."""
     stmt = (
-        sa.select(Ballot.question_id, func.count())
+        sa.select(col(Ballot.question_id), func.count())
         .join(Question, col(Question.id) == col(Ballot.question_id))
-        .where(Question.presentation_id == presentation_id)
+        .where(col(Question.presentation_id) == presentation_id)
         .group_by(col(Ballot.question_id))
     )
     return {qid: int(n) for qid, n in session.execute(stmt).all()}
@@ -199,7 +202,12 @@ def add_question(
 
 
 def update_question(
-    *, session: Session, owner_id: int, question_id: int, title: str, form: Mapping[str, Sequence[str]]
+    *,
+    session: Session,
+    owner_id: int,
+    question_id: int,
+    title: str,
+    form: Mapping[str, Sequence[str]],
 ) -> Question:
     """Save a question's title and type-specific settings (ConfigError/EditError on bad input)."""
     question = get_question(session=session, owner_id=owner_id, question_id=question_id)

@@ -10,7 +10,15 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.models import Ballot, BallotItem, Participant, Presentation, Question, QuestionState, utcnow
+from app.models import (
+    Ballot,
+    BallotItem,
+    Participant,
+    Presentation,
+    Question,
+    QuestionState,
+    utcnow,
+)
 from app.questions.base import ParsedAnswer
 
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -53,7 +61,10 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
     """
     results: list[VoteStatus | None] = [None] * len(commands)
     open_questions = _open_questions(session, {c.question_id for c in commands})
-    participants = _participants(session, commands)
+    # Only votes that can count create participants: a refused vote writes nothing.
+    participants = _participants(
+        session, [c for c in commands if open_questions.get(c.question_id) == c.presentation_id]
+    )
 
     rounds: list[list[int]] = []
     seen: dict[tuple[int, str], int] = {}
@@ -109,11 +120,11 @@ def _participants(session: Session, commands: Sequence[VoteCommand]) -> dict[tup
              "created_at": now}
             for pid, token in missing
         ]
-        stmt = sa.insert(participant_t).returning(
+        insert = sa.insert(participant_t).returning(
             participant_t.c.id, participant_t.c.presentation_id, participant_t.c.token_hash,
             sort_by_parameter_order=True,
         )
-        for part_id, pid, token in session.execute(stmt, rows).all():
+        for part_id, pid, token in session.execute(insert, rows).all():
             found[(pid, token)] = part_id
     return found
 
@@ -165,8 +176,8 @@ def _write_round(
 
     ballot_ids: dict[int, int] = {}
     if inserts:
-        stmt = sa.insert(ballot_t).returning(ballot_t.c.id, sort_by_parameter_order=True)
-        rows = session.execute(stmt, [row for _, row in inserts]).all()
+        insert = sa.insert(ballot_t).returning(ballot_t.c.id, sort_by_parameter_order=True)
+        rows = session.execute(insert, [row for _, row in inserts]).all()
         for (i, _), (bid,) in zip(inserts, rows, strict=True):
             ballot_ids[i] = bid
     if updates:

@@ -69,6 +69,15 @@
     }
   });
 
+  // A changed answer is a new submission: it gets a new key. A retry of the same answer keeps it.
+  document.addEventListener("input", function (event) {
+    var form = event.target && event.target.form;
+    if (form && form.classList.contains("vote")) {
+      var key = form.querySelector("input[name=client_key]");
+      if (key) { key.value = randomKey(); }
+    }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.classList.contains("confirm") && !window.confirm(form.dataset.confirm)) {

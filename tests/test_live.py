@@ -1,0 +1,210 @@
+"""Websockets: presenters watch votes arrive; phones follow the facilitator; nobody steers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from app.live.hub import Hub
+from tests.conftest import BASE, browser, login, make_presentation, make_question, make_user
+
+ORIGIN = {"Origin": BASE}
+
+
+def _counts(frame: str) -> list[int]:
+    return [int(n) for n in re.findall(r'bar-count"><strong>(\d+)', frame)]
+
+
+def _until(ws, predicate, limit: int = 50) -> str:
+    """Receive frames until one satisfies `predicate` (each frame is the whole state)."""
+    for _ in range(limit):
+        frame = ws.receive_text()
+        if predicate(frame):
+            return frame
+    raise AssertionError("no frame matched")
+
+
+@pytest.fixture
+def session_setup(client, db):
+    owner = make_user(db)
+    presentation = make_presentation(db, owner)
+    first = make_question(db, owner, presentation, "choice", "SMART?", options="Ja\nNee\nDeels")
+    second = make_question(db, owner, presentation, "wordcloud", "In één woord")
+    csrf = login(client, owner.email)
+    client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "first"})
+    return presentation, first, second, csrf
+
+
+def _vote(phone, presentation, question, **data):
+    response = phone.post(
+        f"/p/{presentation.join_code}/vote",
+        data={"question_id": str(question.id), **data},
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
+def test_presenter_watches_phones_vote(client, session_setup):
+    presentation, first, _, _ = session_setup
+    with client.websocket_connect(f"/ws/present/{presentation.id}", headers=ORIGIN) as ws:
+        assert _counts(ws.receive_text()) == [0, 0, 0]
+        phones = [browser(client) for _ in range(5)]
+        for i, phone in enumerate(phones):
+            _vote(phone, presentation, first, option="o1" if i < 3 else "o3")
+        frame = _until(ws, lambda f: _counts(f) == [3, 0, 2])
+        assert "<strong>5</strong>" in frame  # responses
+        _vote(phones[0], presentation, first, option="o2", client_key="changed")
+        _until(ws, lambda f: _counts(f) == [2, 1, 2])
+
+
+def test_frames_carry_a_growing_version(client, session_setup):
+    presentation, first, _, _ = session_setup
+    with client.websocket_connect(f"/ws/present/{presentation.id}", headers=ORIGIN) as ws:
+        versions = [int(re.search(r'data-version="(\d+)"', ws.receive_text()).group(1))]
+        for _ in range(3):
+            _vote(browser(client), presentation, first, option="o2")
+            frame = ws.receive_text()
+            versions.append(int(re.search(r'data-version="(\d+)"', frame).group(1)))
+        assert versions == sorted(versions) and len(set(versions)) == len(versions)
+
+
+def test_phone_follows_the_facilitator_without_reloading(client, session_setup):
+    presentation, _, second, csrf = session_setup
+    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+        assert "SMART?" in phone.receive_text()
+        client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "next"})
+        frame = _until(phone, lambda f: "In één woord" in f)
+        assert f'data-question="{second.id}"' in frame
+        assert 'name="word"' in frame
+        client.post(f"/present/{presentation.id}/voting", data={"csrf_token": csrf, "value": "close"})
+        frame = _until(phone, lambda f: 'data-state="closed"' in f)
+        assert 'name="word"' not in frame
+
+
+def test_phone_frames_hold_no_results_and_no_personal_data(client, session_setup):
+    presentation, first, _, csrf = session_setup
+    _vote(browser(client), presentation, first, option="o1", client_key="secret-key-123")
+    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+        frame = phone.receive_text()
+    assert "bar-count" not in frame and "secret-key-123" not in frame
+    assert "csrf" not in frame
+
+
+def test_phone_that_is_up_to_date_gets_no_first_frame(client, session_setup):
+    presentation, _, _, csrf = session_setup
+    page = browser(client).get(f"/p/{presentation.join_code}").text
+    version = re.search(r'ws-connect="/ws/p/\d+\?v=(\d+)"', page).group(1)
+    url = f"/ws/p/{presentation.join_code}?v={version}"
+    with client.websocket_connect(url, headers=ORIGIN) as phone:
+        client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "next"})
+        # The first frame this phone sees is the move, not a copy of what it shows.
+        assert "In één woord" in phone.receive_text()
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Origin": "https://evil.example"}, {"Origin": "null"}, {}], ids=str
+)
+def test_presenter_socket_checks_origin(client, session_setup, headers):
+    presentation, *_ = session_setup
+    with pytest.raises(WebSocketDisconnect) as exc:
+        with client.websocket_connect(f"/ws/present/{presentation.id}", headers=headers) as ws:
+            ws.receive_text()
+    assert exc.value.code == 1008
+
+
+def test_presenter_socket_needs_the_owner(client, db, session_setup):
+    presentation, *_ = session_setup
+    stranger = browser(client)
+    with pytest.raises(WebSocketDisconnect) as exc:
+        with client.websocket_connect(
+            f"/ws/present/{presentation.id}",
+            headers={**ORIGIN, "cookie": "stemlab_session=forged"},
+        ) as ws:
+            ws.receive_text()
+    assert exc.value.code == 1008
+    make_user(db, "bert@example.org")
+    login(stranger, "bert@example.org")
+    token = stranger.cookies["stemlab_session"]
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect(
+            f"/ws/present/{presentation.id}",
+            headers={**ORIGIN, "cookie": f"stemlab_session={token}"},
+        ) as ws:
+            ws.receive_text()
+
+
+def test_phone_socket_cannot_steer(client, db, session_setup):
+    presentation, first, _, _ = session_setup
+    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+        phone.receive_text()
+        phone.send_text('{"to": "next", "HEADERS": {}}')
+        with pytest.raises(WebSocketDisconnect) as exc:
+            phone.receive_text()
+        assert exc.value.code == 1008
+    from app.models import Presentation
+
+    with db.session() as session:
+        assert session.get(Presentation, presentation.id).current_question_id == first.id
+
+
+def test_results_are_rendered_once_per_tick_not_per_vote_per_socket(settings, db, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"presenter_tick_ms": 300}))
+    with TestClient(app, base_url=BASE) as client:
+        owner = make_user(db)
+        presentation = make_presentation(db, owner)
+        first = make_question(db, owner, presentation, "choice", "SMART?", options="Ja\nNee")
+        csrf = login(client, owner.email)
+        client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "first"})
+        svc = client.app.state.services
+        calls = []
+        original = svc.fragments.presenter_frame
+
+        def counting(presentation_id, version):
+            calls.append(version)
+            return original(presentation_id, version)
+
+        monkeypatch.setattr(svc.fragments, "presenter_frame", counting)
+        screens = [
+            client.websocket_connect(f"/ws/present/{presentation.id}", headers=ORIGIN)
+            for _ in range(3)
+        ]
+        sockets = [s.__enter__() for s in screens]
+        try:
+            for ws in sockets:
+                ws.receive_text()
+            initial = len(calls)
+            started = time.monotonic()
+            for _ in range(20):
+                _vote(browser(client), presentation, first, option="o1")
+            finals = [_until(ws, lambda f: _counts(f)[0] == 20) for ws in sockets]
+            elapsed = time.monotonic() - started
+            assert finals[0] == finals[1] == finals[2]  # the same frame for everyone
+            renders = len(calls) - initial
+            # 20 votes to 3 screens: at most one render per tick, never one per vote per socket.
+            assert renders < 20
+            assert renders <= elapsed / 0.3 + 2
+        finally:
+            for s in screens:
+                s.__exit__(None, None, None)
+
+
+async def test_hub_drops_a_slow_subscriber_without_delaying_others():
+    hub = Hub(outbox_frames=2)
+    slow = hub.subscribe("t")
+    fast = hub.subscribe("t")
+    for i in range(5):
+        hub.publish("t", f"frame {i}")
+        if not fast.queue.empty():
+            await fast.queue.get()
+    assert slow.dropped and not fast.dropped
+    assert await slow.queue.get() is None  # tells its sender to close
+    assert hub.count("t") == 1
+    await asyncio.sleep(0)
