@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick vendor clean
+.PHONY: run test lint typecheck pytest chromium bench bench-quick vendor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +16,30 @@ run: $(STAMP)
 	$(BIN)/stemlab serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests migrations
-	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy app
 
-pytest: $(STAMP)
+# The browser tests drive the system Chromium; install it when we can, fail clearly when we cannot.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "The browser tests need Chromium at /usr/bin/chromium (apt-get install chromium)"; exit 1; fi; }
+
+pytest: $(STAMP) chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# Durable votes per second through the ballot box; prints numbers, asserts nothing.
+bench: $(STAMP)
+	$(BIN)/python -m bench.writer
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.writer --votes 2000 --concurrency 200
 
 vendor:
 	scripts/vendor-frontend.sh

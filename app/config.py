@@ -74,9 +74,6 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto are believed; empty: none (the peer address is used).",
     )
     log_level: str = Field("info", description="Log level of the server (debug, info, warning).")
-    workers: int = Field(
-        1, description="Uvicorn worker processes; more than one needs the scale-out setup."
-    )
 
     @property
     def base_url(self) -> str:

@@ -50,7 +50,7 @@ class VoteCommand:
 
 def new_pseudonym() -> str:
     """A participant's name in exports: random, stable within a presentation."""
-    return "P" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(6))
+    return "P" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(7))
 
 
 def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[VoteStatus]:
@@ -115,18 +115,53 @@ def _participants(session: Session, commands: Sequence[VoteCommand]) -> dict[tup
     missing = sorted(wanted - found.keys())
     if missing:
         now = utcnow()
+        names = _unused_pseudonyms(session, missing)
         rows = [
-            {"presentation_id": pid, "token_hash": token, "pseudonym": new_pseudonym(),
-             "created_at": now}
+            {
+                "presentation_id": pid,
+                "token_hash": token,
+                "pseudonym": names[(pid, token)],
+                "created_at": now,
+            }
             for pid, token in missing
         ]
         insert = sa.insert(participant_t).returning(
-            participant_t.c.id, participant_t.c.presentation_id, participant_t.c.token_hash,
+            participant_t.c.id,
+            participant_t.c.presentation_id,
+            participant_t.c.token_hash,
             sort_by_parameter_order=True,
         )
         for part_id, pid, token in session.execute(insert, rows).all():
             found[(pid, token)] = part_id
     return found
+
+
+def _unused_pseudonyms(
+    session: Session, wanted: list[tuple[int, str]]
+) -> dict[tuple[int, str], str]:
+    """A fresh pseudonym for each new participant, unique within its presentation."""
+    names: dict[tuple[int, str], str] = {}
+    pending = list(wanted)
+    while pending:
+        candidates = {key: new_pseudonym() for key in pending}
+        by_presentation: dict[int, set[str]] = {}
+        for (pid, _), name in candidates.items():
+            by_presentation.setdefault(pid, set()).add(name)
+        taken: set[tuple[int, str]] = set()
+        for pid, batch in by_presentation.items():
+            stmt = sa.select(participant_t.c.pseudonym).where(
+                participant_t.c.presentation_id == pid, participant_t.c.pseudonym.in_(batch)
+            )
+            taken.update((pid, name) for name in session.execute(stmt).scalars())
+        used = {(pid, name) for (pid, _), name in names.items()}
+        pending = []
+        for key, name in candidates.items():
+            if (key[0], name) in taken or (key[0], name) in used:
+                pending.append(key)
+            else:
+                names[key] = name
+                used.add((key[0], name))
+    return names
 
 
 def _write_round(
@@ -138,8 +173,10 @@ def _write_round(
     """Write commands that touch distinct (question, participant) pairs."""
     statuses: dict[int, VoteStatus] = {}
     keyed = {
-        i: (commands[i].question_id, participants[(commands[i].presentation_id,
-                                                   commands[i].token_hash)])
+        i: (
+            commands[i].question_id,
+            participants[(commands[i].presentation_id, commands[i].token_hash)],
+        )
         for i in indexes
     }
     existing: dict[tuple[int, int], tuple[int, str, dict[str, object]]] = {}
@@ -161,11 +198,19 @@ def _write_round(
         pair = keyed[i]
         old = existing.get(pair)
         if old is None:
-            inserts.append((i, {
-                "question_id": cmd.question_id, "participant_id": pair[1],
-                "client_key": cmd.client_key, "answer": cmd.answer.answer,
-                "created_at": now, "updated_at": now,
-            }))
+            inserts.append(
+                (
+                    i,
+                    {
+                        "question_id": cmd.question_id,
+                        "participant_id": pair[1],
+                        "client_key": cmd.client_key,
+                        "answer": cmd.answer.answer,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+            )
             continue
         bid, key, answer = old
         if key == cmd.client_key:
@@ -184,10 +229,17 @@ def _write_round(
         session.execute(
             sa.update(ballot_t)
             .where(ballot_t.c.id == sa.bindparam("b_id"))
-            .values(client_key=sa.bindparam("b_key"), answer=sa.bindparam("b_answer"),
-                    updated_at=now),
-            [{"b_id": bid, "b_key": commands[i].client_key,
-              "b_answer": commands[i].answer.answer} for i, bid in updates],
+            .values(
+                client_key=sa.bindparam("b_key"), answer=sa.bindparam("b_answer"), updated_at=now
+            ),
+            [
+                {
+                    "b_id": bid,
+                    "b_key": commands[i].client_key,
+                    "b_answer": commands[i].answer.answer,
+                }
+                for i, bid in updates
+            ],
         )
         session.execute(
             sa.delete(item_t).where(item_t.c.ballot_id.in_([bid for _, bid in updates]))
@@ -196,8 +248,14 @@ def _write_round(
             ballot_ids[i] = bid
 
     item_rows = [
-        {"ballot_id": bid, "question_id": commands[i].question_id, "key": item.key,
-         "value": item.value, "text": item.text, "position": n}
+        {
+            "ballot_id": bid,
+            "question_id": commands[i].question_id,
+            "key": item.key,
+            "value": item.value,
+            "text": item.text,
+            "position": n,
+        }
         for i, bid in ballot_ids.items()
         for n, item in enumerate(commands[i].answer.items)
     ]

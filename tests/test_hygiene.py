@@ -1,0 +1,64 @@
+"""Checks over the code and docs themselves: templates escape, settings are documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app.config import Settings
+from app.templating import TEMPLATE_DIR, environment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"STEMLAB_{name.upper()}"
+        for name in Settings.model_fields
+        if f"STEMLAB_{name.upper()}" not in readme
+    ]
+    assert not missing, f"undocumented settings: {missing}"
+
+
+def test_readme_starts_with_the_two_commands():
+    head = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:25]
+    text = "\n".join(head)
+    assert text.index("make run") < text.index("make test")
+
+
+def test_autoescape_is_on_for_html():
+    env = environment()
+    assert env.autoescape("page.html") is True  # type: ignore[operator]
+    rendered = env.from_string("{{ x }}").render(x="<script>")
+    assert "<script>" not in rendered
+
+
+def test_templates_never_turn_off_escaping():
+    offenders = []
+    for path in TEMPLATE_DIR.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        for pattern in (r"\|\s*safe\b", r"autoescape\s+false", r"Markup\(", r"\|\s*tojson"):
+            if re.search(pattern, text):
+                offenders.append(f"{path.name}: {pattern}")
+        # Attribute values are always quoted, so user text cannot add attributes.
+        for match in re.finditer(r"\s[\w:-]+=\{\{", text):
+            offenders.append(f"{path.name}: unquoted attribute at {match.start()}")
+        if re.search(r"<script(?![^>]*\bsrc=)", text):
+            offenders.append(f"{path.name}: inline script")
+        if re.search(r"\sstyle=", text) or re.search(r"\shx-on", text):
+            offenders.append(f"{path.name}: inline style or hx-on")
+    assert not offenders, offenders
+
+
+def test_python_never_marks_markup_safe():
+    for path in (ROOT / "app").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "Markup(" not in text, path
+        assert "|safe" not in text, path
+
+
+def test_join_codes_come_from_secrets():
+    source = (ROOT / "app" / "services" / "presentations.py").read_text(encoding="utf-8")
+    assert "secrets.choice" in source
+    assert not re.search(r"\brandom\.", source)
