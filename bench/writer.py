@@ -34,8 +34,13 @@ async def run(votes: int, concurrency: int, directory: Path) -> dict[str, float]
         presentation = create_presentation(
             session=session, owner_id=user.id or 0, title="Bench", language="nl"
         )
-        question = add_question(session=session, owner_id=user.id or 0,
-                                presentation_id=presentation.id or 0, kind="choice", title="Q")
+        question = add_question(
+            session=session,
+            owner_id=user.id or 0,
+            presentation_id=presentation.id or 0,
+            kind="choice",
+            title="Q",
+        )
         p = session.get(Presentation, presentation.id)
         assert p is not None
         p.current_question_id = question.id
@@ -52,8 +57,9 @@ async def run(votes: int, concurrency: int, directory: Path) -> dict[str, float]
         while not queue.empty():
             i = queue.get_nowait()
             answer = qtype.parse_answer(question.config, {"option": [f"o{1 + i % 2}"]})
-            command = VoteCommand(presentation.id or 0, question.id or 0, f"token-{i}",
-                                  f"key-{i}", answer)
+            command = VoteCommand(
+                presentation.id or 0, question.id or 0, f"token-{i}", f"key-{i}", answer
+            )
             started = time.perf_counter()
             status = await box.submit(command)
             latencies.append(time.perf_counter() - started)

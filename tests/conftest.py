@@ -72,8 +72,11 @@ def make_user(db: Database, email: str = "anna@example.org") -> Facilitator:
 
 def login(client: TestClient, email: str) -> str:
     """Log in and return the CSRF token of the new session."""
-    response = client.post("/login", data={"email": email, "password": PASSWORD, "next": "/manage"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "next": "/manage"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     page = client.get("/manage")
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -85,21 +88,35 @@ def make_presentation(
     db: Database, owner: Facilitator, *, language: str = "nl", title: str = "Participatielab"
 ) -> Presentation:
     with db.write_session() as session:
-        return create_presentation(session=session, owner_id=owner.user_id, title=title,
-                                   language=language)
+        return create_presentation(
+            session=session, owner_id=owner.user_id, title=title, language=language
+        )
 
 
 def make_question(
-    db: Database, owner: Facilitator, presentation: Presentation, kind: str,
-    title: str = "Vraag", **form: str,
+    db: Database,
+    owner: Facilitator,
+    presentation: Presentation,
+    kind: str,
+    title: str = "Vraag",
+    **form: str,
 ) -> Question:
     with db.write_session() as session:
-        question = add_question(session=session, owner_id=owner.user_id,
-                                presentation_id=presentation.id or 0, kind=kind, title=title)
+        question = add_question(
+            session=session,
+            owner_id=owner.user_id,
+            presentation_id=presentation.id or 0,
+            kind=kind,
+            title=title,
+        )
         if form:
-            question = update_question(session=session, owner_id=owner.user_id,
-                                       question_id=question.id or 0, title=title,
-                                       form={k: [v] for k, v in form.items()})
+            question = update_question(
+                session=session,
+                owner_id=owner.user_id,
+                question_id=question.id or 0,
+                title=title,
+                form={k: [v] for k, v in form.items()},
+            )
         return question
 
 

@@ -63,11 +63,13 @@ def test_second_start_keeps_data_and_does_not_reseed(tmp_path):
 def test_create_user_and_log_in(tmp_path):
     database = tmp_path / "stemlab.db"
     assert _stemlab(database, "migrate").returncode == 0
-    done = _stemlab(database, "create-user", "kees@example.org", "--password-stdin",
-                    stdin="geheim-wachtwoord\n")
+    done = _stemlab(
+        database, "create-user", "kees@example.org", "--password-stdin", stdin="geheim-wachtwoord\n"
+    )
     assert done.returncode == 0, done.stderr
-    again = _stemlab(database, "create-user", "kees@example.org", "--password-stdin",
-                     stdin="geheim-wachtwoord\n")
+    again = _stemlab(
+        database, "create-user", "kees@example.org", "--password-stdin", stdin="geheim-wachtwoord\n"
+    )
     assert again.returncode != 0 and "already" in again.stderr
     short = _stemlab(database, "create-user", "x@example.org", "--password-stdin", stdin="kort\n")
     assert short.returncode != 0
@@ -77,8 +79,9 @@ def test_create_user_and_log_in(tmp_path):
     db.dispose()
     with running_server(database, STEMLAB_SEED_DEMO="false") as server:
         client = httpx.Client(base_url=server.url)
-        r = client.post("/login", data={"email": "kees@example.org",
-                                        "password": "geheim-wachtwoord"})
+        r = client.post(
+            "/login", data={"email": "kees@example.org", "password": "geheim-wachtwoord"}
+        )
         assert r.status_code == 303
 
 
@@ -91,17 +94,25 @@ def test_export_command_matches_the_download(tmp_path):
         page = facilitator.get("/manage").text
         presentation_id = re.search(r'href="/present/(\d+)"', page).group(1)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        facilitator.post(f"/present/{presentation_id}/move", data={"csrf_token": csrf, "to": "first"})
+        facilitator.post(
+            f"/present/{presentation_id}/move", data={"csrf_token": csrf, "to": "first"}
+        )
         phone = httpx.Client(base_url=server.url, follow_redirects=True)
         stage = phone.get(f"/p/{code}").text
         question_id = re.search(r'name="question_id" value="(\d+)"', stage).group(1)
-        r = phone.post(f"/p/{code}/vote", data={"question_id": question_id, "s-s1": "4",
-                                                "s-s2": "dk"})
+        r = phone.post(
+            f"/p/{code}/vote", data={"question_id": question_id, "s-s1": "4", "s-s2": "dk"}
+        )
         assert r.status_code == 200
-        downloaded = facilitator.get(f"/manage/presentations/{presentation_id}/export.csv?excel=true")
+        downloaded = facilitator.get(
+            f"/manage/presentations/{presentation_id}/export.csv?excel=true"
+        )
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "export", code, "--excel"],
-        cwd=ROOT, env=server_env(database, 8000), capture_output=True, timeout=60,
+        cwd=ROOT,
+        env=server_env(database, 8000),
+        capture_output=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == downloaded.content

@@ -69,8 +69,9 @@ async def _vote_until_killed(server, code: str, question_id: str, acked: list[st
 async def test_acknowledged_votes_survive_kill_9(tmp_path, round_):
     database = tmp_path / "stemlab.db"
     acked: list[str] = []
-    with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD,
-                        STEMLAB_VOTE_RATE_PER_MINUTE="100000") as server:
+    with running_server(
+        database, STEMLAB_DEMO_PASSWORD=PASSWORD, STEMLAB_VOTE_RATE_PER_MINUTE="100000"
+    ) as server:
         code, _, _ = _present(server)
         question_id = _question_id(server, code)
         voting = asyncio.create_task(_vote_until_killed(server, code, question_id, acked))
@@ -94,7 +95,9 @@ async def test_a_hall_of_500_phones_is_counted_exactly(tmp_path):
         question_id = _question_id(server, code)
         ws_url = server.url.replace("http", "ws") + f"/ws/present/{presentation_id}"
         async with websockets.connect(
-            ws_url, origin=server.url, additional_headers={"Cookie": f"stemlab_session={session_token}"}
+            ws_url,
+            origin=server.url,
+            additional_headers={"Cookie": f"stemlab_session={session_token}"},
         ) as presenter:
             await presenter.recv()
             limits = httpx.Limits(max_connections=100)
@@ -107,8 +110,11 @@ async def test_a_hall_of_500_phones_is_counted_exactly(tmp_path):
                         try:
                             r = await client.post(
                                 f"/p/{code}/vote",
-                                data={"question_id": question_id, "client_key": f"k{i}",
-                                      "s-s1": str(1 + i % 5)},
+                                data={
+                                    "question_id": question_id,
+                                    "client_key": f"k{i}",
+                                    "s-s1": str(1 + i % 5),
+                                },
                                 headers=cookie,
                             )
                             return r.status_code

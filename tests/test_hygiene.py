@@ -62,3 +62,17 @@ def test_join_codes_come_from_secrets():
     source = (ROOT / "app" / "services" / "presentations.py").read_text(encoding="utf-8")
     assert "secrets.choice" in source
     assert not re.search(r"\brandom\.", source)
+
+
+def test_the_image_runs_the_command_the_tests_run():
+    """The Dockerfile starts `stemlab serve`, the entry point the real-server tests start."""
+    import tomllib
+
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert 'CMD ["stemlab", "serve"]' in dockerfile
+    for needed in ("alembic.ini", "migrations/", "app/"):
+        assert needed in dockerfile
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["stemlab"] == "app.cli:main"
+    server = (ROOT / "tests" / "server.py").read_text(encoding="utf-8")
+    assert '"-m", "app.cli", "serve"' in server

@@ -80,13 +80,15 @@ def test_phone_follows_the_facilitator_without_reloading(client, session_setup):
         frame = _until(phone, lambda f: "In één woord" in f)
         assert f'data-question="{second.id}"' in frame
         assert 'name="word"' in frame
-        client.post(f"/present/{presentation.id}/voting", data={"csrf_token": csrf, "value": "close"})
+        client.post(
+            f"/present/{presentation.id}/voting", data={"csrf_token": csrf, "value": "close"}
+        )
         frame = _until(phone, lambda f: 'data-state="closed"' in f)
         assert 'name="word"' not in frame
 
 
 def test_phone_frames_hold_no_results_and_no_personal_data(client, session_setup):
-    presentation, first, _, csrf = session_setup
+    presentation, first, _, _ = session_setup
     _vote(browser(client), presentation, first, option="o1", client_key="secret-key-123")
     with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
         frame = phone.receive_text()
@@ -110,31 +112,35 @@ def test_phone_that_is_up_to_date_gets_no_first_frame(client, session_setup):
 )
 def test_presenter_socket_checks_origin(client, session_setup, headers):
     presentation, *_ = session_setup
-    with pytest.raises(WebSocketDisconnect) as exc:
-        with client.websocket_connect(f"/ws/present/{presentation.id}", headers=headers) as ws:
-            ws.receive_text()
+    url = f"/ws/present/{presentation.id}"
+    with pytest.raises(WebSocketDisconnect) as exc, client.websocket_connect(url, headers=headers):
+        pass
     assert exc.value.code == 1008
 
 
 def test_presenter_socket_needs_the_owner(client, db, session_setup):
     presentation, *_ = session_setup
     stranger = browser(client)
-    with pytest.raises(WebSocketDisconnect) as exc:
-        with client.websocket_connect(
+    with (
+        pytest.raises(WebSocketDisconnect) as exc,
+        client.websocket_connect(
             f"/ws/present/{presentation.id}",
             headers={**ORIGIN, "cookie": "stemlab_session=forged"},
-        ) as ws:
-            ws.receive_text()
+        ) as ws,
+    ):
+        ws.receive_text()
     assert exc.value.code == 1008
     make_user(db, "bert@example.org")
     login(stranger, "bert@example.org")
     token = stranger.cookies["stemlab_session"]
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect(
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(
             f"/ws/present/{presentation.id}",
             headers={**ORIGIN, "cookie": f"stemlab_session={token}"},
-        ) as ws:
-            ws.receive_text()
+        ) as ws,
+    ):
+        ws.receive_text()
 
 
 def test_phone_socket_cannot_steer(client, db, session_setup):

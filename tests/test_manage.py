@@ -98,8 +98,9 @@ def test_reorder_duplicate_and_delete_questions(client, db):
     client.post(f"/manage/questions/{first.id}/delete", data={"csrf_token": csrf})
     assert _titles(db, presentation.id) == ["Twee", "Twee"]
     with db.session() as session:
-        positions = [q.position for q in questions_of(session=session,
-                                                      presentation_id=presentation.id)]
+        positions = [
+            q.position for q in questions_of(session=session, presentation_id=presentation.id)
+        ]
     assert positions == [1, 2]
 
 
@@ -173,3 +174,32 @@ def test_qr_code_is_an_svg_of_the_join_link(client, db):
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/svg+xml"
     assert response.text.lstrip().startswith("<svg")
+
+
+def test_a_new_option_never_inherits_the_votes_of_a_removed_one(client, db):
+    from tests.conftest import browser
+
+    owner = make_user(db)
+    presentation = make_presentation(db, owner)
+    question = make_question(db, owner, presentation, "choice", "Thema", options="A\nB\nC")
+    csrf = login(client, owner.email)
+    client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "first"})
+    phone = browser(client)
+    c_id = next(o["id"] for o in question.config["options"] if o["label"] == "C")
+    vote = phone.post(
+        f"/p/{presentation.join_code}/vote",
+        data={"question_id": str(question.id), "option": c_id},
+    )
+    assert vote.status_code == 200
+    for options in ("A\nB", "A\nB\nX"):
+        client.post(
+            f"/manage/questions/{question.id}",
+            data={"csrf_token": csrf, "title": "Thema", "options": options},
+        )
+    with db.session() as session:
+        saved = session.get(Question, question.id)
+        assert saved is not None
+        ids = {o["label"]: o["id"] for o in saved.config["options"]}
+    assert ids["X"] != c_id
+    frame = client.get(f"/present/{presentation.id}").text
+    assert re.findall(r'bar-count"><strong>(\d+)', frame) == ["0", "0", "0"]

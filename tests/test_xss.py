@@ -56,9 +56,7 @@ def _render_all(client, db, text: str) -> list[str]:
     )
     assert response.status_code == 200
     views = [client.get(f"/present/{presentation.id}").text]
-    with client.websocket_connect(
-        f"/ws/present/{presentation.id}", headers={"Origin": BASE}
-    ) as ws:
+    with client.websocket_connect(f"/ws/present/{presentation.id}", headers={"Origin": BASE}) as ws:
         views.append(ws.receive_text())
     return views
 

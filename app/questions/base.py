@@ -104,9 +104,7 @@ class QuestionType:
 def count_ballots(session: Session, question_id: int) -> int:
     """Number of participants who answered a question."""
     stmt = (
-        sa.select(sa.func.count())
-        .select_from(Ballot)
-        .where(col(Ballot.question_id) == question_id)
+        sa.select(sa.func.count()).select_from(Ballot).where(col(Ballot.question_id) == question_id)
     )
     return int(session.execute(stmt).scalar_one())
 
@@ -135,24 +133,34 @@ def one_value(form: FormValues, name: str, default: str = "") -> str:
 def int_value(form: FormValues, name: str, *, default: int, low: int, high: int) -> int:
     """An integer field within [low, high]; raise ConfigError otherwise."""
     raw = one_value(form, name, str(default))
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ConfigError("Enter a whole number between %(low)s and %(high)s.", low=low,
-                          high=high) from None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise ConfigError("Enter a whole number between %(low)s and %(high)s.", low=low, high=high)
+    number = int(raw)
     if not low <= number <= high:
         raise ConfigError("Enter a whole number between %(low)s and %(high)s.", low=low, high=high)
     return number
 
 
 def lines_to_entries(
-    raw: str, previous: Sequence[Mapping[str, Any]], *, prefix: str, max_length: int
+    raw: str,
+    previous: Sequence[Mapping[str, Any]],
+    *,
+    prefix: str,
+    max_length: int,
+    reserved: Sequence[str] = (),
 ) -> list[dict[str, str]]:
-    """Turn a textarea (one entry per line) into [{id, label}], keeping ids of unchanged labels."""
+    """Turn a textarea (one entry per line) into [{id, label}], keeping ids of unchanged labels.
+
+    New entries never get an id in `reserved` (ids that still have votes stored), so a new
+    option cannot inherit the votes of a removed one.
+    """
     known = {str(e["label"]): str(e["id"]) for e in previous}
-    used = {str(e["id"]) for e in previous}
+    used = {str(e["id"]) for e in previous} | set(reserved)
     entries: list[dict[str, str]] = []
-    counter = len(used)
+    numbers = [
+        int(i[len(prefix) :]) for i in used if i.startswith(prefix) and i[len(prefix) :].isdigit()
+    ]
+    counter = max(numbers, default=0)
     for line in raw.splitlines():
         label = " ".join(line.split())
         if not label:

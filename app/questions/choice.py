@@ -46,7 +46,11 @@ class Choice(QuestionType):
     def parse_config(self, form: FormValues) -> dict[str, Any]:
         previous = _previous_options(form)
         options = lines_to_entries(
-            one_value(form, "options"), previous, prefix="o", max_length=MAX_LABEL
+            one_value(form, "options"),
+            previous,
+            prefix="o",
+            max_length=MAX_LABEL,
+            reserved=list(form.get("__reserved_ids__", ())),
         )
         if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
             raise ConfigError(

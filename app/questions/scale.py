@@ -48,7 +48,11 @@ class Scale(QuestionType):
     def parse_config(self, form: FormValues) -> dict[str, Any]:
         previous: list[Any] = list(form.get("__previous_statements__", ()))
         statements = lines_to_entries(
-            one_value(form, "statements"), previous, prefix="s", max_length=MAX_LABEL
+            one_value(form, "statements"),
+            previous,
+            prefix="s",
+            max_length=MAX_LABEL,
+            reserved=list(form.get("__reserved_ids__", ())),
         )
         if not 1 <= len(statements) <= MAX_STATEMENTS:
             raise ConfigError(

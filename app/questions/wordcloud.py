@@ -70,21 +70,23 @@ class WordCloud(QuestionType):
 
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
         n = sa.func.count().label("n")
+        # Show a form somebody typed (names and acronyms keep their capitals), not the key.
+        shown = sa.func.min(col(BallotItem.text)).label("shown")
         stmt = (
-            sa.select(col(BallotItem.key), n)
+            sa.select(col(BallotItem.key), n, shown)
             .where(col(BallotItem.question_id) == question_id)
             .group_by(col(BallotItem.key))
             .order_by(n.desc(), col(BallotItem.key))
             .limit(SHOWN_WORDS)
         )
-        rows = [(key, int(count)) for key, count in session.execute(stmt).all()]
+        rows = [(key, int(count), text or key) for key, count, text in session.execute(stmt)]
         top = rows[0][1] if rows else 0
         words = [
-            {"word": key, "count": count, "size": 1 + round((SIZE_CLASSES - 1) * count / top)}
-            for key, count in rows
+            {"word": text, "count": count, "size": 1 + round((SIZE_CLASSES - 1) * count / top)}
+            for key, count, text in rows
         ]
         # Alphabetical order spreads large and small words through the cloud.
-        words.sort(key=lambda w: str(w["word"]))
+        words.sort(key=lambda w: str(w["word"]).casefold())
         return Results(responses=count_ballots(session, question_id), data={"words": words})
 
     def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:

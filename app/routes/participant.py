@@ -295,5 +295,7 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     if result in (VoteStatus.SAVED, VoteStatus.REPLAYED):
         return reply(200, status="saved", answer=parsed.answer)
     if result == VoteStatus.CONFLICT:
-        return reply(422, error=_l("Something went wrong while sending. Please send your answer again."))
+        return reply(
+            422, error=_l("Something went wrong while sending. Please send your answer again.")
+        )
     return reply(409, error=_l("Voting on this question is closed."))

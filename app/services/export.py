@@ -16,8 +16,14 @@ from app.questions import get_type
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 HEADER = (
-    "presentation", "question_position", "question", "question_type", "participant", "answer",
-    "value", "submitted_at",
+    "presentation",
+    "question_position",
+    "question",
+    "question_type",
+    "participant",
+    "answer",
+    "value",
+    "submitted_at",
 )
 # Header labels, translated into the presentation's language.
 HEADER_LABELS = {
@@ -42,15 +48,11 @@ def neutralise(cell: str) -> str:
 
 
 def iso_utc(moment: datetime) -> str:
-    # SQLite hands back naive datetimes; they were stored as UTC, not as the server's local time.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[str, ...]]:
     """One row per answer item, in question order, then submission order."""
-    current_language.set(presentation.language)
     q = Question.__table__  # type: ignore[attr-defined]
     b = Ballot.__table__  # type: ignore[attr-defined]
     i = BallotItem.__table__  # type: ignore[attr-defined]
@@ -74,18 +76,26 @@ def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[
     )
     for row in session.execute(stmt):
         question = questions[row.question_id]
-        item = BallotItem(ballot_id=0, question_id=row.question_id, key=row.key,
-                          value=row.value, text=row.text)
+        item = BallotItem(
+            ballot_id=0, question_id=row.question_id, key=row.key, value=row.value, text=row.text
+        )
+        # Set for every row: a streaming response pulls each chunk in a fresh copy of the
+        # context (a worker thread), so a value set once at the start would be lost.
+        current_language.set(presentation.language)
         cells = get_type(question.kind).csv_cells(question.config, item)
         yield (
-            presentation.title, str(question.position), question.title, question.kind,
-            row.pseudonym, cells.answer, cells.value, iso_utc(row.updated_at),
+            presentation.title,
+            str(question.position),
+            question.title,
+            question.kind,
+            row.pseudonym,
+            cells.answer,
+            cells.value,
+            iso_utc(row.updated_at),
         )
 
 
-def csv_chunks(
-    rows: Iterator[tuple[str, ...]], *, language: str, excel: bool
-) -> Iterator[str]:
+def csv_chunks(rows: Iterator[tuple[str, ...]], *, language: str, excel: bool) -> Iterator[str]:
     """CSV text in chunks; `excel`: BOM and ';' so Dutch Excel opens it in columns."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if excel else ",", lineterminator="\r\n")

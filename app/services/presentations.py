@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from app.models import Ballot, Language, Presentation, Question, utcnow
+from app.models import Ballot, BallotItem, Language, Presentation, Question, utcnow
 from app.questions import get_type
 from app.services import NotFound
 
@@ -216,6 +216,14 @@ def update_question(
     # Let the type keep ids of unchanged options/statements, so earlier votes stay attached.
     values["__previous_options__"] = question.config.get("options", [])
     values["__previous_statements__"] = question.config.get("statements", [])
+    values["__reserved_ids__"] = list(
+        session.execute(
+            sa.select(col(BallotItem.key))
+            .where(col(BallotItem.question_id) == question.id)
+            .distinct()
+            .limit(1000)
+        ).scalars()
+    )
     config = qtype.parse_config(values)
     question.title = _clean_title(title, 300)
     question.config = config
