@@ -76,6 +76,8 @@ def serve(settings: Settings) -> None:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
         ws_per_message_deflate=False,
+        # Our sockets only listen: anything large a client sends is a mistake or an attack.
+        ws_max_size=16 * 1024,
         timeout_graceful_shutdown=10,
     )
 
@@ -167,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    # Migrations say what they do only when something goes wrong.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     if args.command == "serve":
         serve(settings)

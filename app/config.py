@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "",
         description="Address people type on their phones, shown on the projector and in the QR "
-        "code (for example https://stem.example.nl). Empty: http://HOST:PORT.",
+        "code (for example https://stem.example.nl). Empty: the address the projector page "
+        "was opened on.",
     )
     allowed_origins: list[str] = Field(
         default_factory=list,

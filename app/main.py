@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from app import i18n
 from app.ballot_box import BallotBox
 from app.config import Settings, get_settings
 from app.db import Database
+from app.i18n import _l
 from app.live import sockets
 from app.live.fragments import Fragments
 from app.live.hub import Hub
@@ -23,8 +25,9 @@ from app.live.messages import VotesRecorded
 from app.live.ticker import Ticker
 from app.middleware import SecurityMiddleware
 from app.routes import auth, export, manage, participant, presenter
+from app.stages import StageCache
 from app.templating import render
-from app.web import Limits, LoginRequired, Services, is_htmx
+from app.web import Limits, LoginRequired, Services, fragment, is_htmx, services
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("stemlab")
@@ -51,7 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             batch_max=settings.writer_batch_max,
         )
-        app.state.services = Services(settings, db, hub, fragments, ticker, box, Limits(settings))
+        app.state.services = Services(
+            settings,
+            db,
+            hub,
+            fragments,
+            ticker,
+            box,
+            Limits(settings),
+            StageCache(db),
+            asyncio.get_running_loop(),
+        )
         await box.start()
         await ticker.start()
         try:
@@ -86,7 +99,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         language = i18n.negotiate(request.headers.get("accept-language"))
-        if exc.status_code in (403, 404, 422):
+        if exc.status_code in (400, 413, 422) and request.url.path.startswith("/p/"):
+            # A malformed or oversized vote: a message where the phone shows vote feedback.
+            stage = await services(request).stages.by_code(request.url.path.split("/")[2])
+            if stage is not None:
+                language = stage.language
+            message = i18n.translate(
+                language, _l("Your answer could not be read. Check it and send it again.")
+            )
+            if is_htmx(request):
+                return fragment(
+                    "participant.html",
+                    "status",
+                    language,
+                    status_code=exc.status_code,
+                    status=None,
+                    error=message,
+                    client_key="",
+                    oob_key=False,
+                )
+        if exc.status_code in (400, 403, 404, 413, 422):
             html = render("error.html", language, {"status": exc.status_code})
             return HTMLResponse(html, status_code=exc.status_code)
         return Response(str(exc.detail), status_code=exc.status_code)

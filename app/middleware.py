@@ -26,6 +26,10 @@ SECURITY_HEADERS = [
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+class _BodyTooLarge(Exception):
+    """Raised from inside the app's receive() when a streamed body passes the limit."""
+
+
 class SecurityMiddleware:
     """Adds security headers; refuses oversized bodies and cross-site unsafe requests."""
 
@@ -49,24 +53,32 @@ class SecurityMiddleware:
                 return
 
         received = 0
-        too_large = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal received, too_large
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    too_large = True
-                    return {"type": "http.disconnect"}
+                    raise _BodyTooLarge()
             return message
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, limited_receive, send_with_headers)
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            # A chunked body that grew past the limit: refuse it like a declared one.
+            if not started:
+                await PlainTextResponse("Request body too large", 413)(
+                    scope, receive, send_with_headers
+                )

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection
 
@@ -23,11 +22,15 @@ from app.config import Settings
 from app.db import Database
 from app.live.fragments import Fragments
 from app.live.hub import Hub
+from app.live.messages import PresentationChanged
 from app.live.ticker import Ticker
 from app.models import AuthSession, User
+from app.ratelimit import Rate, RateLimiter
 from app.services import accounts
+from app.stages import StageCache
 from app.templating import render, render_block
 
+T = TypeVar("T")
 SESSION_COOKIE = "stemlab_session"
 PARTICIPANT_COOKIE = "stemlab_p"
 
@@ -43,29 +46,47 @@ class Services:
     ticker: Ticker
     ballot_box: BallotBox
     limits: Limits
+    stages: StageCache
+    loop: asyncio.AbstractEventLoop
+
+    def changed(self, presentation_id: int) -> None:
+        """After a committed change to a presentation: drop cached state, push new frames.
+
+        Safe to call from the thread pool: the work is handed to the event loop.
+        """
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._changed(presentation_id)
+        else:
+            self.loop.call_soon_threadsafe(self._changed, presentation_id)
+
+    def _changed(self, presentation_id: int) -> None:
+        self.stages.invalidate(presentation_id)
+        self.ticker.notify([PresentationChanged(presentation_id)])
 
 
 class Limits:
-    """Moving-window rate limits kept in memory (per process)."""
+    """The rate limits of this process (join-code guessing, logins, votes)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.join: RateLimitItem = parse(f"{settings.join_rate_per_minute}/minute")
-        self.login: RateLimitItem = parse(f"{settings.login_rate_per_minute}/minute")
-        self.vote: RateLimitItem = parse(f"{settings.vote_rate_per_minute}/minute")
+        self.limiter = RateLimiter()
+        self.join = Rate(settings.join_rate_per_minute, 60.0)
+        self.login = Rate(settings.login_rate_per_minute, 60.0)
+        self.vote = Rate(settings.vote_rate_per_minute, 60.0)
 
-    def hit(self, item: RateLimitItem, *keys: str) -> bool:
+    def hit(self, rate: Rate, *keys: str) -> bool:
         """Count one event; False when the limit is already reached."""
-        return self._limiter.hit(item, *keys)
+        return self.limiter.hit(rate, *keys)
 
-    def test(self, item: RateLimitItem, *keys: str) -> bool:
-        return self._limiter.test(item, *keys)
+    def test(self, rate: Rate, *keys: str) -> bool:
+        """Whether one more event is allowed, without counting it."""
+        return self.limiter.allowed(rate, *keys)
 
-    def retry_after(self, item: RateLimitItem, *keys: str) -> int:
-        import time
-
-        reset = self._limiter.get_window_stats(item, *keys).reset_time
-        return max(1, int(reset - time.time()) + 1)
+    def retry_after(self, rate: Rate, *keys: str) -> int:
+        return self.limiter.retry_after(rate, *keys)
 
 
 def services(conn: HTTPConnection) -> Services:
@@ -87,6 +108,14 @@ SessionDep = Annotated[Session, Depends(_read_session)]
 def client_ip(conn: HTTPConnection) -> str:
     """The peer address (uvicorn rewrites it from X-Forwarded-For only for trusted proxies)."""
     return conn.client.host if conn.client else "unknown"
+
+
+def public_base(conn: HTTPConnection, settings: Settings) -> str:
+    """The address phones should use: the configured public URL, else the one this page is on."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = conn.headers.get("host") or f"{settings.host}:{settings.port}"
+    return f"{conn.url.scheme}://{host}"
 
 
 # --- origins -----------------------------------------------------------------------------
@@ -198,6 +227,21 @@ def done(request: Request, url: str) -> Response:
     if is_htmx(request):
         return Response(status_code=204)
     return see_other(url)
+
+
+async def blocking(fn: Callable[[], T]) -> T:
+    """Run database or CPU-heavy work off the event loop (sockets keep flowing meanwhile)."""
+    return await run_in_threadpool(fn)
+
+
+async def _form_values(request: Request) -> dict[str, list[str]]:
+    form = await request.form(max_fields=200, max_files=0, max_part_size=64 * 1024)
+    return form_values(form)
+
+
+# The form of a request, read on the event loop, so the route itself can be a plain `def`
+# that FastAPI runs in its thread pool (database writes and password hashing stay off the loop).
+FormDep = Annotated[dict[str, list[str]], Depends(_form_values)]
 
 
 def form_values(form: FormData) -> dict[str, list[str]]:

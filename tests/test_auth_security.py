@@ -61,8 +61,13 @@ def test_login_sets_safe_cookie_and_logout_really_ends_the_session(client, db, s
     token = response.cookies["stemlab_session"]
     assert token != "pre-login-value"
     client.cookies.set("stemlab_session", token)
-    assert client.get("/manage", follow_redirects=False).status_code == 200
-    client.post("/logout", follow_redirects=False)
+    page = client.get("/manage", follow_redirects=False)
+    assert page.status_code == 200
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert client.post("/logout", follow_redirects=False).status_code == 403  # no token
+    assert (
+        client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    )
     replay = browser(client)
     replay.cookies.set("stemlab_session", token)
     assert replay.get("/manage", follow_redirects=False).status_code == 303

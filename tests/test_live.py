@@ -9,7 +9,7 @@ import time
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from app.live.hub import Hub
+from app.live.hub import Close, Frame, Hub
 from tests.conftest import BASE, browser, login, make_presentation, make_question, make_user
 
 ORIGIN = {"Origin": BASE}
@@ -149,7 +149,8 @@ def test_phone_socket_cannot_steer(client, db, session_setup):
         phone.receive_text()
         phone.send_text('{"to": "next", "HEADERS": {}}')
         with pytest.raises(WebSocketDisconnect) as exc:
-            phone.receive_text()
+            for _ in range(10):  # a frame already on its way may arrive first
+                phone.receive_text()
         assert exc.value.code == 1008
     from app.models import Presentation
 
@@ -207,10 +208,67 @@ async def test_hub_drops_a_slow_subscriber_without_delaying_others():
     slow = hub.subscribe("t")
     fast = hub.subscribe("t")
     for i in range(5):
-        hub.publish("t", f"frame {i}")
+        hub.publish("t", Frame(i, f"frame {i}"))
         if not fast.queue.empty():
             await fast.queue.get()
     assert slow.dropped and not fast.dropped
-    assert await slow.queue.get() is None  # tells its sender to close
+    assert await slow.queue.get() is Close.DROPPED  # tells its sender to close (1013)
     assert hub.count("t") == 1
     await asyncio.sleep(0)
+
+
+def test_deleting_a_live_presentation_ends_its_sockets(client, session_setup):
+    presentation, _, _, csrf = session_setup
+    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+        phone.receive_text()
+        client.post(f"/manage/presentations/{presentation.id}/delete", data={"csrf_token": csrf})
+        frame = _until(phone, lambda f: 'data-state="ended"' in f)
+        assert "Deze sessie is afgelopen" in frame and "This session has ended" in frame
+        with pytest.raises(WebSocketDisconnect) as exc:
+            phone.receive_text()
+        assert exc.value.code == 1000  # a normal close: the phone does not come back
+
+
+def test_editing_the_current_question_reaches_phones_and_reconnects(client, db, session_setup):
+    presentation, first, _, csrf = session_setup
+    page = browser(client).get(f"/p/{presentation.join_code}").text
+    version = re.search(r'ws-connect="/ws/p/\d+\?v=(\d+)"', page).group(1)
+    client.post(
+        f"/manage/questions/{first.id}",
+        data={"csrf_token": csrf, "title": "SMART genoeg?", "options": "Ja\nNee\nDeels\nWeet niet"},
+    )
+    # A phone that reconnects with the version of its old page gets the edited question.
+    url = f"/ws/p/{presentation.join_code}?v={version}"
+    with client.websocket_connect(url, headers=ORIGIN) as phone:
+        assert "Weet niet" in phone.receive_text()
+
+
+def test_unchanged_stage_is_not_pushed_to_phones(client, session_setup):
+    presentation, first, _, csrf = session_setup
+    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+        shown = int(re.search(r'data-version="(\d+)"', phone.receive_text()).group(1))
+        # Hiding results changes nothing on phones: no new frame (it would wipe what people
+        # type). The next new frame a phone gets is the move to the next question.
+        client.post(
+            f"/present/{presentation.id}/results", data={"csrf_token": csrf, "value": "hide"}
+        )
+        client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "next"})
+        while True:
+            frame = phone.receive_text()
+            version = int(re.search(r'data-version="(\d+)"', frame).group(1))
+            if "In één woord" in frame:
+                break
+            # Only a repeat of what the phone already shows may come in between.
+            assert version <= shown and f'data-question="{first.id}"' in frame
+
+
+def test_phone_socket_guessing_counts_towards_the_limit(client, settings, session_setup):
+    presentation, *_ = session_setup
+    for i in range(settings.join_rate_per_minute):
+        with pytest.raises(WebSocketDisconnect):
+            with client.websocket_connect(f"/ws/p/{10000000 + i}", headers=ORIGIN):
+                pass
+    # Past the limit, unknown codes over HTTP are refused as well ...
+    assert browser(client).get("/join", params={"code": "99999999"}).status_code == 429
+    # ... but the room's own code still works.
+    assert browser(client).get(f"/p/{presentation.join_code}").status_code == 200

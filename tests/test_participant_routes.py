@@ -189,7 +189,8 @@ def test_oversized_body_is_refused(client, db):
     assert _ballots(db) == 0
 
 
-def test_guessing_codes_is_rate_limited(client, db, settings):
+def test_guessing_codes_is_rate_limited_but_the_right_code_still_works(client, db, settings):
+    _, presentation, question, _ = _setup(client, db, options="Ja\nNee")
     phone = browser(client)
     statuses = [
         phone.get("/join", params={"code": f"{10000000 + i}"}).status_code
@@ -197,6 +198,45 @@ def test_guessing_codes_is_rate_limited(client, db, settings):
     ]
     assert statuses[0] == 404
     assert statuses[-1] == 429
+    # The same address (a venue behind one NAT) can still join and vote with the real code.
+    assert phone.get("/join", params={"code": presentation.join_code}).status_code == 200
+    vote = phone.post(
+        f"/p/{presentation.join_code}/vote",
+        data={"question_id": str(question.id), "option": "o1"},
+    )
+    assert vote.status_code == 200
+
+
+def test_malformed_vote_gets_a_message_in_the_presentation_language(client, db):
+    _, presentation, question, _ = _setup(client, db, options="Ja\nNee")
+    phone = browser(client)
+    fields = {f"f{i}": "x" for i in range(100)}  # more fields than a vote form has
+    response = phone.post(
+        f"/p/{presentation.join_code}/vote",
+        data={"question_id": str(question.id), **fields},
+        headers={"HX-Request": "true", "Accept-Language": "en"},
+    )
+    assert response.status_code == 400
+    assert "We konden je antwoord niet lezen" in response.text
+    assert _ballots(db) == 0
+
+
+def test_streamed_oversized_body_is_refused_with_413(client, db):
+    _, presentation, question, _ = _setup(client, db, "open")
+    phone = browser(client)
+
+    def chunks():
+        yield f"question_id={question.id}&text=".encode()
+        for _ in range(100):
+            yield b"x" * 8192
+
+    response = phone.post(
+        f"/p/{presentation.join_code}/vote",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert _ballots(db) == 0
 
 
 def test_participant_cannot_reach_facilitator_pages(client, db):

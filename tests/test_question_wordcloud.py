@@ -175,7 +175,7 @@ def test_tally_merges_by_normalised_key(question: Question, db: Database) -> Non
     assert results.responses == 4
     assert results.data["words"] == [  # alphabetical; size 1..6 relative to the largest
         {"word": "Geld", "count": 1, "size": 2},
-        {"word": "Samen", "count": 4, "size": 6},
+        {"word": "samen", "count": 4, "size": 6},  # the most typed spelling
         {"word": "Vertrouwen", "count": 2, "size": 3},
     ]
 

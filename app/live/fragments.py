@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from app.config import Settings
 from app.db import Database
 from app.live import topics
-from app.live.hub import Hub
+from app.live.hub import Frame, Hub
 from app.questions import get_type
 from app.services.control import Stage, stage
 from app.templating import render_block
@@ -35,6 +36,7 @@ class Fragments:
         self._db = database
         self._settings = settings
         self._hub = hub
+        self._phone_frames: dict[int, Frame] = {}
 
     def presenter_frame(self, presentation_id: int, version: int) -> str | None:
         with self._db.session() as session:
@@ -45,8 +47,33 @@ class Fragments:
         ctx["version"] = version
         return render_block("present.html", "live", st.presentation.language, ctx)
 
-    def phone_frame(self, presentation_id: int, version: int = 0) -> str | None:
-        """The stage every phone shows; it carries the presentation's version."""
+    async def phone_frame_cached(self, presentation_id: int, version: int) -> Frame | None:
+        """The phone frame of a version, rendered once however many phones (re)connect."""
+        cached = self._phone_frames.get(presentation_id)
+        if cached is not None and cached[0] >= version:
+            return cached
+        rendered = await asyncio.to_thread(self._phone_frame, presentation_id)
+        if rendered is None:
+            return None
+        self._phone_frames[presentation_id] = rendered
+        return rendered
+
+    def ended_frame(self) -> str:
+        """What phones and screens show when their presentation was deleted (in both languages,
+        as the presentation and its language are gone)."""
+        messages = "".join(
+            render_block("participant.html", "ended", language, {}) for language in ("nl", "en")
+        )
+        return '<section id="stage" data-state="ended">' + messages + "</section>"
+
+    def phone_frame(self, presentation_id: int) -> Frame | None:
+        """The stage every phone shows, with the presentation's version."""
+        rendered = self._phone_frame(presentation_id)
+        if rendered is not None:
+            self._phone_frames[presentation_id] = rendered
+        return rendered
+
+    def _phone_frame(self, presentation_id: int) -> Frame | None:
         with self._db.session() as session:
             st = stage(session=session, presentation_id=presentation_id, with_results=False)
         if st is None:
@@ -55,4 +82,5 @@ class Fragments:
         ctx.update(
             version=st.presentation.version, answer=None, status=None, error=None, client_key=""
         )
-        return render_block("participant.html", "live", st.presentation.language, ctx)
+        text = render_block("participant.html", "live", st.presentation.language, ctx)
+        return Frame.deduplicated(st.presentation.version, text)

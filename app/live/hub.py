@@ -3,16 +3,52 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+
+class Close(Enum):
+    """What a sender does instead of sending a frame."""
+
+    DROPPED = 1013  # fell behind: close with "try again later"; the client reconnects and resyncs
+    ENDED = 1000  # the presentation is gone: close normally; the client does not come back
+
+
+LAST = 2**62  # the version of a frame after which nothing follows
+_VERSION = re.compile(r'data-version="\d+"')
+
+
+class Frame(NamedTuple):
+    """Rendered state for one audience, encoded once and shared by every socket."""
+
+    version: int  # versions only grow within a presentation
+    text: str
+    content: str = ""  # digest of what it shows apart from its version ("" = always send)
+
+    @classmethod
+    def deduplicated(cls, version: int, text: str) -> Frame:
+        """A frame that a socket showing the same content (at any version) will skip."""
+        digest = hashlib.blake2b(_VERSION.sub("", text).encode(), digest_size=12).hexdigest()
+        return cls(version, text, digest)
 
 
 @dataclass(eq=False)
 class Subscriber:
-    """One socket's outbox; `None` in the queue tells its sender to close (it fell behind)."""
+    """One socket's outbox of frames, ended by a Close marker.
+
+    `shown` is the version the socket shows and `showing` the digest of its content; its sender
+    skips frames that are not newer or show the same thing, so a phone is never sent a copy of
+    what it shows (that would only wipe what somebody is typing).
+    """
 
     topic: str
-    queue: asyncio.Queue[str | None] = field(repr=False)
+    queue: asyncio.Queue[Frame | Close] = field(repr=False)
     dropped: bool = False
+    shown: int = -1
+    showing: str = ""
 
 
 class Hub:
@@ -24,7 +60,8 @@ class Hub:
         self.dropped_total = 0
 
     def subscribe(self, topic: str) -> Subscriber:
-        sub = Subscriber(topic, asyncio.Queue(maxsize=self._outbox_frames))
+        # One extra slot, so a Close marker always fits behind a full outbox.
+        sub = Subscriber(topic, asyncio.Queue(maxsize=self._outbox_frames + 1))
         self._topics.setdefault(topic, set()).add(sub)
         return sub
 
@@ -38,22 +75,30 @@ class Hub:
     def count(self, topic: str) -> int:
         return len(self._topics.get(topic, ()))
 
-    def publish(self, topic: str, frame: str) -> int:
+    def publish(self, topic: str, frame: Frame) -> int:
         """Queue `frame` for every subscriber of `topic`; drop the ones whose outbox is full."""
         subs = self._topics.get(topic)
         if not subs:
             return 0
         for sub in list(subs):
-            try:
+            if sub.queue.qsize() >= self._outbox_frames:
+                self._end(sub, Close.DROPPED)
+                self.dropped_total += 1
+            else:
                 sub.queue.put_nowait(frame)
-            except asyncio.QueueFull:
-                self._drop(sub)
         return len(subs)
 
-    def _drop(self, sub: Subscriber) -> None:
-        sub.dropped = True
-        self.dropped_total += 1
-        while not sub.queue.empty():
-            sub.queue.get_nowait()
-        sub.queue.put_nowait(None)
+    def end_topic(self, topic: str, last_frame: str | None) -> None:
+        """Send every subscriber a last frame, then close them for good."""
+        for sub in list(self._topics.get(topic, ())):
+            if last_frame is not None and sub.queue.qsize() < self._outbox_frames:
+                sub.queue.put_nowait(Frame(LAST, last_frame))
+            self._end(sub, Close.ENDED)
+
+    def _end(self, sub: Subscriber, how: Close) -> None:
+        sub.dropped = how is Close.DROPPED
+        if how is Close.DROPPED:
+            while not sub.queue.empty():
+                sub.queue.get_nowait()
+        sub.queue.put_nowait(how)
         self.unsubscribe(sub)

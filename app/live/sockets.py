@@ -9,16 +9,15 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app.live import topics
-from app.live.hub import Subscriber
+from app.live.hub import Close, Frame, Subscriber
 from app.services import NotFound, accounts
-from app.services.presentations import get_by_code, get_presentation
-from app.web import SESSION_COOKIE, Services, origin_allowed
+from app.services.presentations import get_presentation
+from app.web import SESSION_COOKIE, Services, client_ip, origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 POLICY_VIOLATION = 1008
-TRY_AGAIN_LATER = 1013  # the htmx ws extension reconnects on this code
 
 
 def _services(websocket: WebSocket) -> Services:
@@ -26,18 +25,22 @@ def _services(websocket: WebSocket) -> Services:
     return services
 
 
-async def _pump(websocket: WebSocket, sub: Subscriber, first: str | None) -> None:
+async def _pump(websocket: WebSocket, sub: Subscriber, first: Frame | None) -> None:
     """Send queued frames until the socket closes; close it if it sends anything or falls behind."""
 
     async def sender() -> None:
         if first is not None:
-            await websocket.send_text(first)
+            sub.shown, sub.showing = first.version, first.content
+            await websocket.send_text(first.text)
         while True:
-            frame = await sub.queue.get()
-            if frame is None:  # dropped: too slow. Reconnecting resyncs it.
-                await websocket.close(code=TRY_AGAIN_LATER)
+            item = await sub.queue.get()
+            if isinstance(item, Close):  # too slow (it reconnects and resyncs), or ended
+                await websocket.close(code=item.value)
                 return
-            await websocket.send_text(frame)
+            if item.version <= sub.shown or (item.content and item.content == sub.showing):
+                continue  # it shows this already
+            sub.shown, sub.showing = item.version, item.content
+            await websocket.send_text(item.text)
 
     async def receiver() -> None:
         message = await websocket.receive()
@@ -84,8 +87,8 @@ async def presenter_socket(websocket: WebSocket, presentation_id: int) -> None:
     sub = svc.hub.subscribe(topics.presenter(presentation_id))
     try:
         version = svc.ticker.next_version(presentation_id)
-        first = await asyncio.to_thread(svc.fragments.presenter_frame, presentation_id, version)
-        await _pump(websocket, sub, first)
+        text = await asyncio.to_thread(svc.fragments.presenter_frame, presentation_id, version)
+        await _pump(websocket, sub, Frame(version, text) if text is not None else None)
     finally:
         svc.hub.unsubscribe(sub)
 
@@ -96,29 +99,27 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
     if not origin_allowed(websocket, svc.settings, required=True) or len(code) > 16:
         await websocket.close(code=POLICY_VIOLATION)
         return
-
-    def lookup() -> tuple[int, int] | None:
-        with svc.db.session() as session:
-            try:
-                presentation = get_by_code(session=session, code=code)
-            except NotFound:
-                return None
-            return presentation.id or 0, presentation.version
-
-    found = await asyncio.to_thread(lookup)
+    found = await svc.stages.by_code(code)
     if found is None:
+        # Guessing codes over sockets counts towards the same limit as over HTTP.
+        svc.limits.hit(svc.limits.join, "join", client_ip(websocket))
         await websocket.close(code=POLICY_VIOLATION)
         return
-    presentation_id, version = found
+    presentation_id = found.presentation_id
     await websocket.accept()
-    topic = topics.phones(presentation_id)
-    sub = svc.hub.subscribe(topic)
+    # Subscribe first, then read the version: a change in between is then seen twice at
+    # worst, never missed.
+    sub = svc.hub.subscribe(topics.phones(presentation_id))
     svc.ticker.presence_changed(presentation_id)
     try:
+        current = await svc.stages.by_code(code)
+        first: Frame | None = None
+        shows = websocket.query_params.get("v", "")
+        if shows.isdigit() and len(shows) < 12:
+            sub.shown = int(shows)
         # A phone that already shows this version keeps its page (with its own answer on it).
-        first = None
-        if websocket.query_params.get("v") != str(version):
-            first = await asyncio.to_thread(svc.fragments.phone_frame, presentation_id)
+        if current is not None and current.version > sub.shown:
+            first = await svc.fragments.phone_frame_cached(presentation_id, current.version)
         await _pump(websocket, sub, first)
     finally:
         svc.hub.unsubscribe(sub)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from app.live import topics
 from app.live.fragments import Fragments
-from app.live.hub import Hub
+from app.live.hub import Frame, Hub
 from app.live.messages import Message, PresentationChanged, VotesRecorded
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,16 @@ class Ticker:
         topic = topics.presenter(presentation_id) if presenters else topics.phones(presentation_id)
         if not self._hub.count(topic):
             return
-        version = self.next_version(presentation_id)
-        render = self._fragments.presenter_frame if presenters else self._fragments.phone_frame
-        frame = await asyncio.to_thread(render, presentation_id, version)
-        if frame is not None:
-            self._hub.publish(topic, frame)
+        frame: Frame | None
+        if presenters:
+            version = self.next_version(presentation_id)
+            text = await asyncio.to_thread(
+                self._fragments.presenter_frame, presentation_id, version
+            )
+            frame = Frame(version, text) if text is not None else None
+        else:
+            frame = await asyncio.to_thread(self._fragments.phone_frame, presentation_id)
+        if frame is None:  # the presentation was deleted
+            self._hub.end_topic(topic, self._fragments.ended_frame())
+            return
+        self._hub.publish(topic, frame)

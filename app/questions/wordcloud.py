@@ -70,20 +70,24 @@ class WordCloud(QuestionType):
 
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
         n = sa.func.count().label("n")
-        # Show a form somebody typed (names and acronyms keep their capitals), not the key.
-        shown = sa.func.min(col(BallotItem.text)).label("shown")
+        key = col(BallotItem.key)
         stmt = (
-            sa.select(col(BallotItem.key), n, shown)
+            sa.select(key, n)
             .where(col(BallotItem.question_id) == question_id)
-            .group_by(col(BallotItem.key))
-            .order_by(n.desc(), col(BallotItem.key))
+            .group_by(key)
+            .order_by(n.desc(), key)
             .limit(SHOWN_WORDS)
         )
-        rows = [(key, int(count), text or key) for key, count, text in session.execute(stmt)]
+        rows = [(k, int(count)) for k, count in session.execute(stmt)]
+        shown = _most_typed_forms(session, question_id, [k for k, _ in rows])
         top = rows[0][1] if rows else 0
         words = [
-            {"word": text, "count": count, "size": 1 + round((SIZE_CLASSES - 1) * count / top)}
-            for key, count, text in rows
+            {
+                "word": shown.get(k, k),
+                "count": count,
+                "size": 1 + round((SIZE_CLASSES - 1) * count / top),
+            }
+            for k, count in rows
         ]
         # Alphabetical order spreads large and small words through the cloud.
         words.sort(key=lambda w: str(w["word"]).casefold())
@@ -91,6 +95,31 @@ class WordCloud(QuestionType):
 
     def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:
         return CsvCells(answer=item.text or item.key, value=item.key)
+
+
+def _most_typed_forms(session: Session, question_id: int, keys: list[str]) -> dict[str, str]:
+    """For each key, the spelling most people typed (names and acronyms keep their capitals)."""
+    if not keys:
+        return {}
+    n = sa.func.count().label("n")
+    stmt = (
+        sa.select(col(BallotItem.key), col(BallotItem.text), n)
+        .where(col(BallotItem.question_id) == question_id, col(BallotItem.key).in_(keys))
+        .group_by(col(BallotItem.key), col(BallotItem.text))
+    )
+    best: dict[str, tuple[int, str]] = {}
+    for k, text, count in session.execute(stmt):
+        if not text:
+            continue
+        current = best.get(k)
+        if current is None or (int(count), _neg(text)) > (current[0], _neg(current[1])):
+            best[k] = (int(count), text)
+    return {k: text for k, (_, text) in best.items()}
+
+
+def _neg(text: str) -> tuple[int, ...]:
+    """Sort key that prefers the alphabetically first spelling among equally common ones."""
+    return tuple(-ord(ch) for ch in text)
 
 
 TYPE = WordCloud()

@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import i18n
-from app.live.messages import PresentationChanged
 from app.questions import all_types, get_type
 from app.questions.base import ConfigError
 from app.services import NotFound
@@ -17,9 +16,9 @@ from app.web import (
     CsrfFacilitator,
     CurrentFacilitator,
     Facilitator,
+    FormDep,
     ServicesDep,
     SessionDep,
-    form_values,
     page,
     see_other,
 )
@@ -49,10 +48,6 @@ def _owned(func: Any) -> Any:
         raise HTTPException(status_code=404) from None
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
-    return form_values(await request.form(max_fields=200, max_files=0, max_part_size=64 * 1024))
-
-
 @router.get("", response_class=HTMLResponse)
 def index(request: Request, facilitator: CurrentFacilitator, session: SessionDep) -> HTMLResponse:
     presentations = svc_p.list_presentations(session=session, owner_id=facilitator.id)
@@ -62,8 +57,9 @@ def index(request: Request, facilitator: CurrentFacilitator, session: SessionDep
 
 
 @router.post("/presentations")
-async def create(request: Request, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
-    form = await _form(request)
+def create(
+    request: Request, facilitator: CsrfFacilitator, svc: ServicesDep, form: FormDep
+) -> Response:
     title = form.get("title", [""])[0]
     language = form.get("language", ["nl"])[0]
     try:
@@ -123,10 +119,13 @@ def edit(
 
 
 @router.post("/presentations/{presentation_id}")
-async def update(
-    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+def update(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    form = await _form(request)
     try:
         with svc.db.write_session() as session:
             _owned(
@@ -148,14 +147,12 @@ async def update(
                 422,
                 i18n.translate(facilitator.language, exc.message, **exc.params),
             )
-    svc.ticker.notify([PresentationChanged(presentation_id)])
+    svc.changed(presentation_id)
     return see_other(f"/manage/presentations/{presentation_id}")
 
 
 @router.post("/presentations/{presentation_id}/duplicate")
-async def duplicate(
-    presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
-) -> Response:
+def duplicate(presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
     suffix = i18n.translate(facilitator.language, "(copy)")
     with svc.db.write_session() as session:
         copy = _owned(
@@ -189,22 +186,25 @@ def confirm_delete(
 
 
 @router.post("/presentations/{presentation_id}/delete")
-async def delete(presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
+def delete(presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
     with svc.db.write_session() as session:
         _owned(
             lambda: svc_p.delete_presentation(
                 session=session, owner_id=facilitator.id, presentation_id=presentation_id
             )
         )
-    svc.ticker.notify([PresentationChanged(presentation_id)])
+    svc.changed(presentation_id)
     return see_other("/manage")
 
 
 @router.post("/presentations/{presentation_id}/questions")
-async def add_question(
-    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+def add_question(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    form = await _form(request)
     kind = form.get("kind", [""])[0]
     title = form.get("title", [""])[0]
     if not title.strip():
@@ -233,7 +233,7 @@ async def add_question(
                 422,
                 i18n.translate(facilitator.language, exc.message, **exc.params),
             )
-    svc.ticker.notify([PresentationChanged(presentation_id)])
+    svc.changed(presentation_id)
     return see_other(f"/manage/questions/{question.id}")
 
 
@@ -276,10 +276,13 @@ def edit_question(
 
 
 @router.post("/questions/{question_id}")
-async def save_question(
-    request: Request, question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+def save_question(
+    request: Request,
+    question_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    form = await _form(request)
     try:
         with svc.db.write_session() as session:
             question = _owned(
@@ -302,15 +305,18 @@ async def save_question(
                 i18n.translate(facilitator.language, exc.message, **exc.params),
                 form,
             )
-    svc.ticker.notify([PresentationChanged(question.presentation_id)])
+    svc.changed(question.presentation_id)
     return see_other(f"/manage/presentations/{question.presentation_id}#question-{question.id}")
 
 
 @router.post("/questions/{question_id}/move")
-async def move_question(
-    request: Request, question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+def move_question(
+    request: Request,
+    question_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    form = await _form(request)
     offset = -1 if form.get("direction", [""])[0] == "up" else 1
     with svc.db.write_session() as session:
         _owned(
@@ -321,12 +327,12 @@ async def move_question(
         question = svc_p.get_question(
             session=session, owner_id=facilitator.id, question_id=question_id
         )
-    svc.ticker.notify([PresentationChanged(question.presentation_id)])
+    svc.changed(question.presentation_id)
     return see_other(f"/manage/presentations/{question.presentation_id}#question-{question.id}")
 
 
 @router.post("/questions/{question_id}/duplicate")
-async def duplicate_question(
+def duplicate_question(
     question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
 ) -> Response:
     try:
@@ -338,19 +344,17 @@ async def duplicate_question(
             )
     except svc_p.EditError:
         raise HTTPException(status_code=422) from None
-    svc.ticker.notify([PresentationChanged(copy.presentation_id)])
+    svc.changed(copy.presentation_id)
     return see_other(f"/manage/presentations/{copy.presentation_id}#question-{copy.id}")
 
 
 @router.post("/questions/{question_id}/delete")
-async def delete_question(
-    question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
-) -> Response:
+def delete_question(question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
     with svc.db.write_session() as session:
         presentation_id = _owned(
             lambda: svc_p.delete_question(
                 session=session, owner_id=facilitator.id, question_id=question_id
             )
         )
-    svc.ticker.notify([PresentationChanged(presentation_id)])
+    svc.changed(presentation_id)
     return see_other(f"/manage/presentations/{presentation_id}")

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app import i18n
 from app.ballot_box import BallotBoxClosed
 from app.i18n import _l
 from app.live.fragments import stage_context
-from app.models import Ballot, Presentation, Question, QuestionState
+from app.models import Ballot, Participant, Presentation, QuestionState
 from app.questions import get_type
 from app.questions.base import AnswerError
 from app.services import NotFound
@@ -26,16 +26,27 @@ from app.web import (
     Services,
     ServicesDep,
     SessionDep,
+    blocking,
     client_ip,
     fragment,
     is_htmx,
     page,
+    public_base,
     see_other,
 )
 
 router = APIRouter()
 
 MAX_KEY = 64
+MAX_CODE = 40
+UNKNOWN_CODE = _l("We do not know this code. Check the code on the screen.")
+TOO_MANY_TRIES = _l("Too many tries. Wait a minute and try again.")
+
+
+def participant_key(presentation_id: int, token: str) -> str:
+    """What identifies a phone in one presentation: a hash of its cookie and the presentation,
+    so the same phone cannot be linked across presentations in the database."""
+    return token_hash(f"{presentation_id}:{token}")
 
 
 def _participant_token(request: Request) -> str | None:
@@ -57,15 +68,27 @@ def _set_participant_cookie(response: Response, token: str, svc: Services) -> No
     )
 
 
+def guessing_allowed(svc: Services, request_ip: str) -> bool:
+    return svc.limits.test(svc.limits.join, "join", request_ip)
+
+
+def count_failed_lookup(svc: Services, request_ip: str) -> None:
+    """Unknown codes count towards the guessing limit; correct codes never do."""
+    svc.limits.hit(svc.limits.join, "join", request_ip)
+
+
 def _lookup(session: Session, svc: Services, request: Request, code: str) -> Presentation | None:
-    """The presentation of a code; failed lookups count towards the guessing limit."""
-    ip = client_ip(request)
-    if not svc.limits.test(svc.limits.join, "join", ip):
+    """The presentation of a code; failed lookups count towards the guessing limit.
+
+    A correct code is always looked up, so one guesser behind a venue's shared address cannot
+    lock the room out; unknown codes past the limit get 429 instead of 404.
+    """
+    if len(code) > MAX_CODE:
         return None
     try:
         return get_by_code(session=session, code=code)
     except NotFound:
-        svc.limits.hit(svc.limits.join, "join", ip)
+        count_failed_lookup(svc, client_ip(request))
         return None
 
 
@@ -78,15 +101,21 @@ def _join_page(
         "join.html",
         language,
         status_code=status,
-        code=code,
+        code=code[:MAX_CODE],
         error=error,
-        base_url=svc.settings.base_url,
+        base_url=public_base(request, svc.settings),
     )
     if status == 429:
-        response.headers["Retry-After"] = str(
-            svc.limits.retry_after(svc.limits.join, "join", client_ip(request))
-        )
+        ip = client_ip(request)
+        response.headers["Retry-After"] = str(svc.limits.retry_after(svc.limits.join, "join", ip))
     return response
+
+
+def _unknown(request: Request, svc: Services, code: str) -> HTMLResponse:
+    """The same answer for an unknown code and for one guessed too often (no oracle)."""
+    if not guessing_allowed(svc, client_ip(request)):
+        return _join_page(request, svc, code, 429, TOO_MANY_TRIES)
+    return _join_page(request, svc, code, 404, UNKNOWN_CODE)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -99,33 +128,46 @@ def join(
     request: Request,
     svc: ServicesDep,
     session: SessionDep,
-    code: Annotated[str, Query(max_length=40)] = "",
+    code: Annotated[str, Query(max_length=MAX_CODE)] = "",
 ) -> Response:
     cleaned = normalise_code(code)
     if not cleaned:
         return _join_page(request, svc, code, 422, _l("Enter the code you see on the screen."))
-    if not svc.limits.test(svc.limits.join, "join", client_ip(request)):
-        return _join_page(
-            request, svc, code, 429, _l("Too many tries. Wait a minute and try again.")
-        )
     if _lookup(session, svc, request, cleaned) is None:
-        return _join_page(
-            request, svc, code, 404, _l("We do not know this code. Check the code on the screen.")
-        )
+        return _unknown(request, svc, code)
     return see_other(f"/p/{cleaned}")
 
 
 @router.get("/j/{code}")
 def short_link(code: str) -> Response:
     """The link in the QR code."""
-    return see_other(f"/p/{normalise_code(code)}")
+    return see_other(f"/p/{normalise_code(code)[:MAX_CODE]}")
+
+
+def _my_answer(
+    session: Session, question_id: int, presentation_id: int, token: str
+) -> dict[str, object] | None:
+    participant = session.exec(
+        select(Participant).where(
+            Participant.presentation_id == presentation_id,
+            Participant.token_hash == participant_key(presentation_id, token),
+        )
+    ).first()
+    if participant is None:
+        return None
+    ballot = session.exec(
+        select(Ballot).where(
+            Ballot.question_id == question_id, Ballot.participant_id == participant.id
+        )
+    ).first()
+    return dict(ballot.answer) if ballot else None
 
 
 def _stage_page(
     request: Request,
     svc: Services,
     session: Session,
-    presentation: Presentation,
+    presentation_id: int,
     token: str | None,
     *,
     status: str | None = None,
@@ -134,64 +176,40 @@ def _stage_page(
     answer: dict[str, object] | None = None,
     block: str | None = None,
 ) -> HTMLResponse:
-    st = stage(session=session, presentation_id=presentation.id or 0, with_results=False)
-    assert st is not None
+    """The phone page (or its live block) of a presentation, personal to this phone."""
+    st = stage(session=session, presentation_id=presentation_id, with_results=False)
+    if st is None:  # deleted meanwhile
+        return _join_page(request, svc, "", 404, UNKNOWN_CODE)
     ctx = stage_context(st, svc.settings, svc.hub)
     if answer is None and st.question is not None and token is not None:
-        answer = _my_answer(session, st.question, presentation, token)
+        answer = _my_answer(session, st.question.id or 0, presentation_id, token)
     ctx.update(
-        version=presentation.version,
+        version=st.presentation.version,
         answer=answer,
         status=status,
         error=error,
         client_key=secrets.token_urlsafe(16),
     )
+    language = st.presentation.language
     if block is not None:
-        response = fragment(
-            "participant.html", block, presentation.language, status_code=status_code, **ctx
-        )
+        response = fragment("participant.html", block, language, status_code=status_code, **ctx)
         response.headers["HX-Retarget"] = "#stage"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
-    return page(request, "participant.html", presentation.language, status_code=status_code, **ctx)
-
-
-def _my_answer(
-    session: Session, question: Question, presentation: Presentation, token: str
-) -> dict[str, object] | None:
-    from sqlmodel import select
-
-    from app.models import Participant
-
-    participant = session.exec(
-        select(Participant).where(
-            Participant.presentation_id == presentation.id,
-            Participant.token_hash == token_hash(token),
-        )
-    ).first()
-    if participant is None:
-        return None
-    ballot = session.exec(
-        select(Ballot).where(
-            Ballot.question_id == question.id, Ballot.participant_id == participant.id
-        )
-    ).first()
-    return dict(ballot.answer) if ballot else None
+    return page(request, "participant.html", language, status_code=status_code, **ctx)
 
 
 @router.get("/p/{code}", response_class=HTMLResponse)
 def participant_page(
     request: Request, code: str, svc: ServicesDep, session: SessionDep
 ) -> Response:
-    presentation = _lookup(session, svc, request, code) if len(code) <= 40 else None
+    presentation = _lookup(session, svc, request, code)
     if presentation is None:
-        return _join_page(
-            request, svc, code, 404, _l("We do not know this code. Check the code on the screen.")
-        )
+        return _unknown(request, svc, code)
     if code != presentation.join_code:
         return see_other(f"/p/{presentation.join_code}")
     token = _participant_token(request)
-    response = _stage_page(request, svc, session, presentation, token)
+    response = _stage_page(request, svc, session, presentation.id or 0, token)
     if token is None:
         _set_participant_cookie(response, secrets.token_urlsafe(24), svc)
     return response
@@ -205,28 +223,17 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
         if isinstance(value, str):
             values.setdefault(key, []).append(value)
 
-    with svc.db.session() as session:
-        presentation = _lookup(session, svc, request, code) if len(code) <= 40 else None
-        if presentation is None:
-            return _join_page(
-                request,
-                svc,
-                code,
-                404,
-                _l("We do not know this code. Check the code on the screen."),
-            )
-        question = (
-            session.get(Question, presentation.current_question_id)
-            if presentation.current_question_id
-            else None
-        )
-    language = presentation.language
+    current = await svc.stages.by_code(code) if len(code) <= MAX_CODE else None
+    if current is None:
+        count_failed_lookup(svc, client_ip(request))
+        return _unknown(request, svc, code)
+    language = current.language
     token = _participant_token(request)
     new_token = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
 
-    def reply(
+    async def reply(
         status_code: int,
         *,
         status: str | None = None,
@@ -235,67 +242,75 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
         answer: dict[str, object] | None = None,
     ) -> Response:
         message = i18n.translate(language, error, **(params or {})) if error else None
-        if is_htmx(request) and question is not None and status_code != 409:
-            response: Response = fragment(
+        response: Response
+        if is_htmx(request) and status_code != 409:
+            # Just the status under the form, and a fresh key for the next submission.
+            response = fragment(
                 "participant.html",
                 "status",
                 language,
                 status_code=status_code,
                 status=status,
                 error=message,
-                question=question,
                 client_key=secrets.token_urlsafe(16),
                 oob_key=True,
             )
         else:
-            with svc.db.session() as s:
-                response = _stage_page(
-                    request,
-                    svc,
-                    s,
-                    presentation,
-                    token,
-                    status=status,
-                    error=message,
-                    status_code=status_code,
-                    answer=answer,
-                    block="live" if is_htmx(request) else None,
-                )
+            # The whole stage: a plain form post, or the question changed under the phone.
+            def render() -> Response:
+                with svc.db.session() as session:
+                    return _stage_page(
+                        request,
+                        svc,
+                        session,
+                        current.presentation_id,
+                        token,
+                        status=status,
+                        error=message,
+                        status_code=status_code,
+                        answer=answer,
+                        block="live" if is_htmx(request) else None,
+                    )
+
+            response = await blocking(render)
         if new_token:
             _set_participant_cookie(response, token, svc)
         return response
 
     submitted = values.get("question_id", [""])[0]
-    if question is None or submitted != str(question.id):
-        return reply(409, error=_l("This question is no longer open. Here is the current one."))
-    if question.state != QuestionState.OPEN:
-        return reply(409, error=_l("Voting on this question is closed."))
+    if current.question_id is None or submitted != str(current.question_id):
+        return await reply(
+            409, error=_l("This question is no longer open. Here is the current one.")
+        )
+    if current.state != QuestionState.OPEN:
+        return await reply(409, error=_l("Voting on this question is closed."))
     if not svc.limits.hit(svc.limits.vote, "vote", token):
-        return reply(429, error=_l("You are sending very fast. Wait a moment and try again."))
+        return await reply(429, error=_l("You are sending very fast. Wait a moment and try again."))
     client_key = values.get("client_key", [""])[0][:MAX_KEY] or secrets.token_urlsafe(16)
 
+    assert current.kind is not None and current.config is not None
     try:
-        parsed = get_type(question.kind).parse_answer(question.config, values)
+        parsed = get_type(current.kind).parse_answer(current.config, values)
     except AnswerError as exc:
-        return reply(422, error=exc.message, params=exc.params)
+        return await reply(422, error=exc.message, params=exc.params)
 
     command = VoteCommand(
-        presentation_id=presentation.id or 0,
-        question_id=question.id or 0,
-        token_hash=token_hash(token),
+        presentation_id=current.presentation_id,
+        question_id=current.question_id,
+        token_hash=participant_key(current.presentation_id, token),
         client_key=client_key,
         answer=parsed,
     )
     try:
         result = await svc.ballot_box.submit(command)
     except BallotBoxClosed:
-        response = reply(503, error=_l("Your vote could not be saved. Please try again."))
+        response = await reply(503, error=_l("Your vote could not be saved. Please try again."))
         response.headers["Retry-After"] = "2"
         return response
     if result in (VoteStatus.SAVED, VoteStatus.REPLAYED):
-        return reply(200, status="saved", answer=parsed.answer)
+        return await reply(200, status="saved", answer=parsed.answer)
     if result == VoteStatus.CONFLICT:
-        return reply(
+        return await reply(
             422, error=_l("Something went wrong while sending. Please send your answer again.")
         )
-    return reply(409, error=_l("Voting on this question is closed."))
+    return await reply(409, error=_l("Voting on this question is closed."))

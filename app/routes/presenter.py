@@ -10,18 +10,18 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.live.fragments import stage_context
-from app.live.messages import PresentationChanged
 from app.services import NotFound, control
 from app.services.control import Move
 from app.services.presentations import get_presentation, normalise_code
 from app.web import (
     CsrfFacilitator,
     CurrentFacilitator,
+    FormDep,
     ServicesDep,
     SessionDep,
     done,
-    form_values,
     page,
+    public_base,
 )
 
 router = APIRouter()
@@ -43,17 +43,18 @@ def presenter(
     assert st is not None
     ctx = stage_context(st, svc.settings, svc.hub)
     ctx.update(version=0, csrf=facilitator.auth.csrf_token)
+    ctx["base_url"] = public_base(request, svc.settings)
     return page(request, "present.html", st.presentation.language, **ctx)
 
 
-async def _control(
+def _control(
     request: Request,
+    form: dict[str, list[str]],
     presentation_id: int,
     facilitator: CsrfFacilitator,
     svc: ServicesDep,
     action: str,
 ) -> Response:
-    form = form_values(await request.form(max_fields=10, max_files=0, max_part_size=1024))
     value = form.get("to", form.get("value", [""]))[0]
     try:
         with svc.db.write_session() as session:
@@ -87,29 +88,41 @@ async def _control(
                 )
     except NotFound:
         raise HTTPException(status_code=404) from None
-    svc.ticker.notify([PresentationChanged(presentation_id)])
+    svc.changed(presentation_id)
     return done(request, f"/present/{presentation_id}")
 
 
 @router.post("/present/{presentation_id}/move")
-async def move(
-    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+def move(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    return await _control(request, presentation_id, facilitator, svc, "move")
+    return _control(request, form, presentation_id, facilitator, svc, "move")
 
 
 @router.post("/present/{presentation_id}/voting")
-async def voting(
-    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+def voting(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    return await _control(request, presentation_id, facilitator, svc, "voting")
+    return _control(request, form, presentation_id, facilitator, svc, "voting")
 
 
 @router.post("/present/{presentation_id}/results")
-async def results(
-    request: Request, presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+def results(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    return await _control(request, presentation_id, facilitator, svc, "results")
+    return _control(request, form, presentation_id, facilitator, svc, "results")
 
 
 @lru_cache(maxsize=256)
@@ -122,12 +135,12 @@ def _qr_svg(url: str) -> bytes:
 
 
 @router.get("/qr/{code}.svg")
-def qr(code: str, svc: ServicesDep) -> Response:
+def qr(request: Request, code: str, svc: ServicesDep) -> Response:
     """The QR code of a join link (the code itself is public: it is on the projector)."""
     cleaned = normalise_code(code)
     if not cleaned or len(cleaned) > 16:
         raise HTTPException(status_code=404)
-    svg = _qr_svg(f"{svc.settings.base_url}/j/{cleaned}")
+    svg = _qr_svg(f"{public_base(request, svc.settings)}/j/{cleaned}")
     return Response(
         svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=3600"}
     )

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from app.models import Ballot, BallotItem, Language, Presentation, Question, utcnow
 from app.questions import get_type
+from app.questions.text import clean_text
 from app.services import NotFound
 
 CODE_DIGITS = 8
@@ -46,7 +47,7 @@ def normalise_code(raw: str) -> str:
 
 
 def _clean_title(title: str, limit: int = MAX_TITLE) -> str:
-    title = " ".join(title.split())
+    title = " ".join(clean_text(title).split())
     if not title:
         raise EditError("Enter a title.")
     if len(title) > limit:
@@ -245,6 +246,7 @@ def move_question(*, session: Session, owner_id: int, question_id: int, offset: 
         return
     questions[index], questions[target] = questions[target], questions[index]
     _renumber(session, questions)
+    _touch_id(session, question.presentation_id)
 
 
 def duplicate_question(*, session: Session, owner_id: int, question_id: int) -> Question:
@@ -265,6 +267,7 @@ def duplicate_question(*, session: Session, owner_id: int, question_id: int) -> 
     index = next(i for i, q in enumerate(questions) if q.id == question.id)
     questions.insert(index + 1, copy)
     _renumber(session, questions)
+    _touch_id(session, question.presentation_id)
     return copy
 
 
@@ -275,7 +278,6 @@ def delete_question(*, session: Session, owner_id: int, question_id: int) -> int
     assert presentation is not None
     if presentation.current_question_id == question.id:
         presentation.current_question_id = None
-        presentation.version += 1
     session.delete(question)
     session.flush()
     _renumber(session, questions_of(session=session, presentation_id=presentation.id or 0))
@@ -293,4 +295,13 @@ def _renumber(session: Session, questions: list[Question]) -> None:
 
 
 def _touch(presentation: Presentation) -> None:
+    """Note a change: phones and screens compare versions to know their page is outdated."""
     presentation.updated_at = utcnow()
+    presentation.version += 1
+
+
+def _touch_id(session: Session, presentation_id: int) -> None:
+    presentation = session.get(Presentation, presentation_id)
+    if presentation is not None:
+        _touch(presentation)
+        session.add(presentation)

@@ -205,7 +205,7 @@ def send_vote(phone: Watched) -> None:
     saved = page.locator("#vote-status .saved-text")
     expect(saved).to_be_visible()
     expect(saved).to_contain_text(SAVED)
-    expect(page.locator("#vote-status .error-text")).to_have_count(0)
+    expect(page.locator("#vote-status .error-text:visible")).to_have_count(0)
 
 
 def rate(phone: Watched, ratings: list[int | str]) -> None:

@@ -62,6 +62,27 @@
     if (el && el.id === "stage") { restore(el); }
   });
 
+  // Reconnect quickly after a short drop, but never hammer the server: full jitter, at most 10 s.
+  if (window.htmx) {
+    window.htmx.config.wsReconnectDelay = function (retries) {
+      return Math.random() * Math.min(10000, 500 * Math.pow(2, retries));
+    };
+  }
+
+  // A vote that never reached the server says so; pressing Send again retries with the same key.
+  function showSendError(event) {
+    var form = event.detail.elt;
+    if (!form || !form.matches || !form.matches("form.vote")) { return; }
+    var status = document.getElementById("vote-status");
+    if (!status) { return; }
+    var saved = status.querySelector(".saved");
+    if (saved) { saved.hidden = true; }
+    var message = status.querySelector(".send-error");
+    if (message) { message.hidden = false; }
+  }
+  document.addEventListener("htmx:sendError", showSendError);
+  document.addEventListener("htmx:timeout", showSendError);
+
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
     if (form && form.matches && form.matches("form.vote") && event.detail.xhr.status === 200) {

@@ -1,0 +1,80 @@
+"""What each presentation shows right now, cached per process for the vote path.
+
+The cache only spares the hot path a database read; the ballot box checks again, inside its
+write transaction, that the question is current and open, so a stale entry can never let a vote
+in that the database would refuse. Entries are dropped on every PresentationChanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import select
+
+from app.db import Database
+from app.models import Presentation, Question
+from app.services.presentations import normalise_code
+
+
+@dataclass(frozen=True)
+class CurrentStage:
+    presentation_id: int
+    join_code: str
+    language: str
+    version: int
+    question_id: int | None
+    kind: str | None
+    config: dict[str, Any] | None
+    state: str | None
+
+
+class StageCache:
+    def __init__(self, database: Database, max_entries: int = 10_000) -> None:
+        self._db = database
+        self._max = max_entries
+        self._by_code: dict[str, CurrentStage] = {}
+
+    def _load(self, code: str) -> CurrentStage | None:
+        with self._db.session() as session:
+            presentation = session.exec(
+                select(Presentation).where(Presentation.join_code == code)
+            ).first()
+            if presentation is None:
+                return None
+            question = (
+                session.get(Question, presentation.current_question_id)
+                if presentation.current_question_id
+                else None
+            )
+            return CurrentStage(
+                presentation_id=presentation.id or 0,
+                join_code=presentation.join_code,
+                language=presentation.language,
+                version=presentation.version,
+                question_id=question.id if question else None,
+                kind=question.kind if question else None,
+                config=dict(question.config) if question else None,
+                state=question.state if question else None,
+            )
+
+    async def by_code(self, code: str) -> CurrentStage | None:
+        """The stage of a join code, or None when no presentation has it."""
+        code = normalise_code(code)
+        if not code:
+            return None
+        cached = self._by_code.get(code)
+        if cached is not None:
+            return cached
+        stage = await asyncio.to_thread(self._load, code)
+        if stage is not None:
+            if len(self._by_code) >= self._max:
+                self._by_code.clear()
+            self._by_code[code] = stage
+        return stage
+
+    def invalidate(self, presentation_id: int) -> None:
+        for code, stage in list(self._by_code.items()):
+            if stage.presentation_id == presentation_id:
+                del self._by_code[code]
