@@ -265,9 +265,9 @@ def test_unchanged_stage_is_not_pushed_to_phones(client, session_setup):
 def test_phone_socket_guessing_counts_towards_the_limit(client, settings, session_setup):
     presentation, *_ = session_setup
     for i in range(settings.join_rate_per_minute):
-        with pytest.raises(WebSocketDisconnect):
-            with client.websocket_connect(f"/ws/p/{10000000 + i}", headers=ORIGIN):
-                pass
+        url = f"/ws/p/{10000000 + i}"
+        with pytest.raises(WebSocketDisconnect), client.websocket_connect(url, headers=ORIGIN):
+            pass
     # Past the limit, unknown codes over HTTP are refused as well ...
     assert browser(client).get("/join", params={"code": "99999999"}).status_code == 429
     # ... but the room's own code still works.

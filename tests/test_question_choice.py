@@ -87,8 +87,7 @@ def test_parse_config_multiple_defaults_max_choices_to_all_options() -> None:
 
 def test_parse_config_keeps_ids_of_unchanged_labels() -> None:
     form = config_form("Financiën\nNieuw\nJaarcyclus")
-    form["__previous_options__"] = THREE["options"]
-    options = TYPE.parse_config(form)["options"]
+    options = TYPE.parse_config(form, previous=THREE)["options"]
     assert options == [
         {"id": "o3", "label": "Financiën"},
         {"id": "o4", "label": "Nieuw"},

@@ -96,8 +96,7 @@ def test_parse_config_defaults_and_truncates_labels() -> None:
 
 def test_parse_config_keeps_ids_of_unchanged_statements() -> None:
     form = config_form("Communicatie\nVertrouwen")
-    form["__previous_statements__"] = CONFIG["statements"]
-    assert TYPE.parse_config(form)["statements"] == [
+    assert TYPE.parse_config(form, previous=CONFIG)["statements"] == [
         {"id": "s2", "label": "Communicatie"},
         {"id": "s3", "label": "Vertrouwen"},
     ]

@@ -80,8 +80,17 @@ class QuestionType:
         """Configuration of a new question of this type."""
         raise NotImplementedError  # pragma: no cover - every type overrides this
 
-    def parse_config(self, form: FormValues) -> dict[str, Any]:
-        """Validate the facilitator's edit form; raise ConfigError."""
+    def parse_config(
+        self,
+        form: FormValues,
+        previous: Mapping[str, Any] | None = None,
+        reserved: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Validate the facilitator's edit form; raise ConfigError.
+
+        `previous` is the configuration before this edit (to keep the ids of unchanged entries,
+        so earlier votes stay attached); `reserved` are answer keys that still have votes.
+        """
         raise NotImplementedError  # pragma: no cover
 
     def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlmodel import Session
@@ -43,14 +43,18 @@ class Choice(QuestionType):
             "max_choices": 1,
         }
 
-    def parse_config(self, form: FormValues) -> dict[str, Any]:
-        previous = _previous_options(form)
+    def parse_config(
+        self,
+        form: FormValues,
+        previous: Mapping[str, Any] | None = None,
+        reserved: Sequence[str] = (),
+    ) -> dict[str, Any]:
         options = lines_to_entries(
             one_value(form, "options"),
-            previous,
+            (previous or {}).get("options", []),
             prefix="o",
             max_length=MAX_LABEL,
-            reserved=list(form.get("__reserved_ids__", ())),
+            reserved=reserved,
         )
         if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
             raise ConfigError(
@@ -103,11 +107,6 @@ class Choice(QuestionType):
     def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:
         labels = {o["id"]: o["label"] for o in config["options"]}
         return CsvCells(answer=labels.get(item.key, item.key))
-
-
-def _previous_options(form: FormValues) -> list[dict[str, Any]]:
-    """Options of the question before this edit, passed by the route as a hidden value."""
-    return list(form.get("__previous_options__", ()))  # type: ignore[arg-type]
 
 
 TYPE = Choice()

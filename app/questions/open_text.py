@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,7 +36,12 @@ class OpenText(QuestionType):
     def default_config(self, language: str) -> dict[str, Any]:
         return {"max_length": 280}
 
-    def parse_config(self, form: FormValues) -> dict[str, Any]:
+    def parse_config(
+        self,
+        form: FormValues,
+        previous: Mapping[str, Any] | None = None,
+        reserved: Sequence[str] = (),
+    ) -> dict[str, Any]:
         return {"max_length": int_value(form, "max_length", default=280, low=20, high=MAX_LENGTH)}
 
     def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:

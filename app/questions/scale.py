@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,14 +45,18 @@ class Scale(QuestionType):
             "dont_know": True,
         }
 
-    def parse_config(self, form: FormValues) -> dict[str, Any]:
-        previous: list[Any] = list(form.get("__previous_statements__", ()))
+    def parse_config(
+        self,
+        form: FormValues,
+        previous: Mapping[str, Any] | None = None,
+        reserved: Sequence[str] = (),
+    ) -> dict[str, Any]:
         statements = lines_to_entries(
             one_value(form, "statements"),
-            previous,
+            (previous or {}).get("statements", []),
             prefix="s",
             max_length=MAX_LABEL,
-            reserved=list(form.get("__reserved_ids__", ())),
+            reserved=reserved,
         )
         if not 1 <= len(statements) <= MAX_STATEMENTS:
             raise ConfigError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +37,12 @@ class WordCloud(QuestionType):
     def default_config(self, language: str) -> dict[str, Any]:
         return {"max_entries": MAX_ENTRIES, "max_length": 25}
 
-    def parse_config(self, form: FormValues) -> dict[str, Any]:
+    def parse_config(
+        self,
+        form: FormValues,
+        previous: Mapping[str, Any] | None = None,
+        reserved: Sequence[str] = (),
+    ) -> dict[str, Any]:
         return {
             "max_entries": int_value(form, "max_entries", default=3, low=1, high=MAX_ENTRIES),
             "max_length": int_value(form, "max_length", default=25, low=3, high=MAX_LENGTH),

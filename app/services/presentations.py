@@ -213,11 +213,8 @@ def update_question(
     """Save a question's title and type-specific settings (ConfigError/EditError on bad input)."""
     question = get_question(session=session, owner_id=owner_id, question_id=question_id)
     qtype = get_type(question.kind)
-    values: dict[str, Sequence[Any]] = dict(form)
-    # Let the type keep ids of unchanged options/statements, so earlier votes stay attached.
-    values["__previous_options__"] = question.config.get("options", [])
-    values["__previous_statements__"] = question.config.get("statements", [])
-    values["__reserved_ids__"] = list(
+    # Answer keys that still have votes: a new option must never take one over.
+    reserved = list(
         session.execute(
             sa.select(col(BallotItem.key))
             .where(col(BallotItem.question_id) == question.id)
@@ -225,7 +222,7 @@ def update_question(
             .limit(1000)
         ).scalars()
     )
-    config = qtype.parse_config(values)
+    config = qtype.parse_config(form, previous=question.config, reserved=reserved)
     question.title = _clean_title(title, 300)
     question.config = config
     session.add(question)
