@@ -89,7 +89,8 @@ class Limits:
         return self.limiter.retry_after(rate, *keys)
 
 
-def services(conn: HTTPConnection) -> Services:
+async def services(conn: HTTPConnection) -> Services:
+    # async: a plain `def` dependency would cost a thread hop on every request.
     services: Services = conn.app.state.services
     return services
 

@@ -147,15 +147,57 @@ def test_phone_socket_cannot_steer(client, db, session_setup):
     presentation, first, _, _ = session_setup
     with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
         phone.receive_text()
+        # A command is not a vote: it gets a refusal and changes nothing ...
         phone.send_text('{"to": "next", "HEADERS": {}}')
+        reply = _until(phone, lambda f: 'id="vote-status"' in f)
+        assert '<p class="error-text">' in reply
+        # ... and anything that is not a vote form at all closes the socket.
+        phone.send_text("next")
         with pytest.raises(WebSocketDisconnect) as exc:
-            for _ in range(10):  # a frame already on its way may arrive first
+            for _ in range(10):
                 phone.receive_text()
         assert exc.value.code == 1008
     from app.models import Presentation
 
     with db.session() as session:
         assert session.get(Presentation, presentation.id).current_question_id == first.id
+
+
+def test_votes_over_the_phone_socket_are_acknowledged_after_commit(client, db, session_setup):
+    import json
+
+    import sqlalchemy as sa
+
+    from app.models import Ballot
+
+    presentation, first, _, _ = session_setup
+    phone_page = browser(client)
+    phone_page.get(f"/p/{presentation.join_code}")  # sets the participant cookie
+    cookie = f"stemlab_p={phone_page.cookies['stemlab_p']}"
+    headers = {**ORIGIN, "cookie": cookie}
+    with (
+        client.websocket_connect(f"/ws/present/{presentation.id}", headers=ORIGIN) as screen,
+        client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=headers) as phone,
+    ):
+        screen.receive_text()
+        phone.receive_text()
+        vote = {"question_id": str(first.id), "client_key": "k1", "option": "o2", "HEADERS": {}}
+        phone.send_text(json.dumps(vote))
+        reply = _until(phone, lambda f: 'id="vote-status"' in f)
+        assert "Je stem is opgeslagen" in reply and 'id="client-key"' in reply
+        with db.session() as session:
+            assert session.execute(sa.select(sa.func.count()).select_from(Ballot)).scalar() == 1
+        _until(screen, lambda f: _counts(f) == [0, 1, 0])
+        # Several options at once arrive as a list; a bad one is refused with a reason.
+        phone.send_text(json.dumps({**vote, "client_key": "k2", "option": ["o1", "o9"]}))
+        reply = _until(phone, lambda f: 'id="vote-status"' in f)
+        assert "<p class=\"error-text\">" in reply
+        assert '<div class="saved" hidden>' in reply
+        # A retry of the same vote is acknowledged again and counted once.
+        phone.send_text(json.dumps(vote))
+        assert "Je stem is opgeslagen" in _until(phone, lambda f: 'id="vote-status"' in f)
+        with db.session() as session:
+            assert session.execute(sa.select(sa.func.count()).select_from(Ballot)).scalar() == 1
 
 
 def test_results_are_rendered_once_per_tick_not_per_vote_per_socket(settings, db, monkeypatch):

@@ -1,18 +1,20 @@
-"""Websocket endpoints: presenters and phones listen; nobody steers over a socket."""
+"""Websocket endpoints: presenters listen; phones listen and send votes; nobody steers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app.live import topics
 from app.live.hub import Close, Frame, Subscriber
+from app.routes.participant import vote_message
 from app.services import NotFound, accounts
 from app.services.presentations import get_presentation
-from app.web import SESSION_COOKIE, Services, client_ip, origin_allowed
+from app.web import PARTICIPANT_COOKIE, SESSION_COOKIE, Services, client_ip, origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -25,13 +27,28 @@ def _services(websocket: WebSocket) -> Services:
     return services
 
 
-async def _pump(websocket: WebSocket, sub: Subscriber, first: Frame | None) -> None:
-    """Send queued frames until the socket closes; close it if it sends anything or falls behind."""
+# Answers a message from the client with a reply to send back (None: close the socket).
+MessageHandler = Callable[[str], Awaitable[str | None]]
+
+
+async def _pump(
+    websocket: WebSocket,
+    sub: Subscriber,
+    first: Frame | None,
+    on_message: MessageHandler | None = None,
+) -> None:
+    """Send queued frames until the socket closes or falls behind; hand incoming messages to
+    `on_message` (a socket without one only listens: anything it sends closes it)."""
+    sending = asyncio.Lock()  # frames and replies never interleave
+
+    async def send(text: str) -> None:
+        async with sending:
+            await websocket.send_text(text)
 
     async def sender() -> None:
         if first is not None:
             sub.shown, sub.showing = first.version, first.content
-            await websocket.send_text(first.text)
+            await send(first.text)
         while True:
             item = await sub.queue.get()
             if isinstance(item, Close):  # too slow (it reconnects and resyncs), or ended
@@ -40,13 +57,19 @@ async def _pump(websocket: WebSocket, sub: Subscriber, first: Frame | None) -> N
             if item.version <= sub.shown or (item.content and item.content == sub.showing):
                 continue  # it shows this already
             sub.shown, sub.showing = item.version, item.content
-            await websocket.send_text(item.text)
+            await send(item.text)
 
     async def receiver() -> None:
-        message = await websocket.receive()
-        if message["type"] == "websocket.receive":
-            # Listening sockets take no commands.
-            await websocket.close(code=POLICY_VIOLATION)
+        while True:
+            message = await websocket.receive()
+            if message["type"] != "websocket.receive":
+                return
+            text = message.get("text")
+            reply = await on_message(text) if on_message and isinstance(text, str) else None
+            if reply is None:
+                await websocket.close(code=POLICY_VIOLATION)
+                return
+            await send(reply)
 
     tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
     try:
@@ -120,7 +143,12 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
         # A phone that already shows this version keeps its page (with its own answer on it).
         if current is not None and current.version > sub.shown:
             first = await svc.fragments.phone_frame_cached(presentation_id, current.version)
-        await _pump(websocket, sub, first)
+        token = websocket.cookies.get(PARTICIPANT_COOKIE, "")
+
+        async def on_vote(text: str) -> str | None:
+            return await vote_message(svc, code, token, text)
+
+        await _pump(websocket, sub, first, on_vote)
     finally:
         svc.hub.unsubscribe(sub)
         svc.ticker.presence_changed(presentation_id)

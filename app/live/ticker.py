@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -29,6 +30,8 @@ class Ticker:
         self._phones_dirty: set[int] = set()
         self._versions: dict[int, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._wake_presenters = asyncio.Event()
+        self._wake_phones = asyncio.Event()
         self.last_tick_seconds = 0.0
 
     def notify(self, messages: Iterable[Message]) -> None:
@@ -36,12 +39,16 @@ class Ticker:
         for message in messages:
             if isinstance(message, VotesRecorded):
                 self._presenters_dirty.add(message.presentation_id)
+                self._wake_presenters.set()
             elif isinstance(message, PresentationChanged):
                 self._presenters_dirty.add(message.presentation_id)
                 self._phones_dirty.add(message.presentation_id)
+                self._wake_presenters.set()
+                self._wake_phones.set()
 
     def presence_changed(self, presentation_id: int) -> None:
-        """A phone connected or left: the presenter's participant count changes."""
+        """A phone connected or left: the presenter's participant count changes (no hurry: it
+        waits for the tick)."""
         self._presenters_dirty.add(presentation_id)
 
     def next_version(self, presentation_id: int) -> int:
@@ -62,8 +69,13 @@ class Ticker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _loop(self, dirty: set[int], interval: float, presenters: bool) -> None:
+        wake = self._wake_presenters if presenters else self._wake_phones
         while True:
-            await asyncio.sleep(interval)
+            # Wait for a change (or the tick), then push at once; the sleep after a push
+            # coalesces whatever comes in meanwhile into the next one.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            wake.clear()
             if not dirty:
                 continue
             started = time.perf_counter()
@@ -75,6 +87,7 @@ class Ticker:
                 except Exception:
                     log.exception("could not push frame for presentation %s", presentation_id)
             self.last_tick_seconds = time.perf_counter() - started
+            await asyncio.sleep(interval)
 
     async def _push(self, presentation_id: int, presenters: bool) -> None:
         topic = topics.presenter(presentation_id) if presenters else topics.phones(presentation_id)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
+from starlette.requests import ClientDisconnect
 
 from app import i18n
-from app.ballot_box import BallotBoxClosed
 from app.i18n import _l
 from app.live.fragments import stage_context
-from app.models import Ballot, Participant, Presentation, QuestionState
-from app.questions import get_type
-from app.questions.base import AnswerError
+from app.models import Ballot, Participant, Presentation
 from app.services import NotFound
-from app.services.accounts import token_hash
 from app.services.control import stage
 from app.services.presentations import get_by_code, normalise_code
-from app.services.votes import VoteCommand, VoteStatus
+from app.templating import render_block
+from app.voting import participant_key, take_vote
 from app.web import (
     PARTICIPANT_COOKIE,
     Services,
@@ -37,23 +36,19 @@ from app.web import (
 
 router = APIRouter()
 
-MAX_KEY = 64
 MAX_CODE = 40
 UNKNOWN_CODE = _l("We do not know this code. Check the code on the screen.")
 TOO_MANY_TRIES = _l("Too many tries. Wait a minute and try again.")
 
 
-def participant_key(presentation_id: int, token: str) -> str:
-    """What identifies a phone in one presentation: a hash of its cookie and the presentation,
-    so the same phone cannot be linked across presentations in the database."""
-    return token_hash(f"{presentation_id}:{token}")
-
-
-def _participant_token(request: Request) -> str | None:
-    token = request.cookies.get(PARTICIPANT_COOKIE)
+def _valid_token(token: str | None) -> str | None:
     if token and 20 <= len(token) <= 64 and token.isascii():
         return token
     return None
+
+
+def _participant_token(request: Request) -> str | None:
+    return _valid_token(request.cookies.get(PARTICIPANT_COOKIE))
 
 
 def _set_participant_cookie(response: Response, token: str, svc: Services) -> None:
@@ -217,7 +212,11 @@ def participant_page(
 
 @router.post("/p/{code}/vote", response_class=HTMLResponse)
 async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
-    form = await request.form(max_fields=64, max_files=0, max_part_size=16 * 1024)
+    """A vote as a form post: the page without JavaScript, and phones whose socket is down."""
+    try:
+        form = await request.form(max_fields=64, max_files=0, max_part_size=16 * 1024)
+    except ClientDisconnect:  # the phone gave up (lost wifi); it retries with the same key
+        return Response(status_code=400)
     values: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         if isinstance(value, str):
@@ -227,90 +226,109 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     if current is None:
         count_failed_lookup(svc, client_ip(request))
         return _unknown(request, svc, code)
-    language = current.language
     token = _participant_token(request)
     new_token = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
-
-    async def reply(
-        status_code: int,
-        *,
-        status: str | None = None,
-        error: str | None = None,
-        params: dict[str, object] | None = None,
-        answer: dict[str, object] | None = None,
-    ) -> Response:
-        message = i18n.translate(language, error, **(params or {})) if error else None
-        response: Response
-        if is_htmx(request) and status_code != 409:
-            # Just the status under the form, and a fresh key for the next submission.
-            response = fragment(
-                "participant.html",
-                "status",
-                language,
-                status_code=status_code,
-                status=status,
-                error=message,
-                client_key=secrets.token_urlsafe(16),
-                oob_key=True,
-            )
-        else:
-            # The whole stage: a plain form post, or the question changed under the phone.
-            def render() -> Response:
-                with svc.db.session() as session:
-                    return _stage_page(
-                        request,
-                        svc,
-                        session,
-                        current.presentation_id,
-                        token,
-                        status=status,
-                        error=message,
-                        status_code=status_code,
-                        answer=answer,
-                        block="live" if is_htmx(request) else None,
-                    )
-
-            response = await blocking(render)
-        if new_token:
-            _set_participant_cookie(response, token, svc)
-        return response
-
-    submitted = values.get("question_id", [""])[0]
-    if current.question_id is None or submitted != str(current.question_id):
-        return await reply(
-            409, error=_l("This question is no longer open. Here is the current one.")
-        )
-    if current.state != QuestionState.OPEN:
-        return await reply(409, error=_l("Voting on this question is closed."))
-    if not svc.limits.hit(svc.limits.vote, "vote", token):
-        return await reply(429, error=_l("You are sending very fast. Wait a moment and try again."))
-    client_key = values.get("client_key", [""])[0][:MAX_KEY] or secrets.token_urlsafe(16)
-
-    assert current.kind is not None and current.config is not None
-    try:
-        parsed = get_type(current.kind).parse_answer(current.config, values)
-    except AnswerError as exc:
-        return await reply(422, error=exc.message, params=exc.params)
-
-    command = VoteCommand(
-        presentation_id=current.presentation_id,
-        question_id=current.question_id,
-        token_hash=participant_key(current.presentation_id, token),
-        client_key=client_key,
-        answer=parsed,
+    outcome = await take_vote(
+        stage=current,
+        token=token,
+        values=values,
+        ballot_box=svc.ballot_box,
+        limits=svc.limits,
+        vote_rate=svc.limits.vote,
     )
-    try:
-        result = await svc.ballot_box.submit(command)
-    except BallotBoxClosed:
-        response = await reply(503, error=_l("Your vote could not be saved. Please try again."))
+    language = current.language
+    message = i18n.translate(language, outcome.error, **outcome.params) if outcome.error else None
+    status = "saved" if outcome.saved else None
+    response: Response
+    if is_htmx(request) and not outcome.changed_question:
+        # Just the status under the form, and a fresh key for the next submission.
+        response = vote_status(language, outcome.status_code, status, message)
+    else:
+        # The whole stage: a plain form post, or the question changed under the phone.
+        def render() -> Response:
+            with svc.db.session() as session:
+                return _stage_page(
+                    request,
+                    svc,
+                    session,
+                    current.presentation_id,
+                    token,
+                    status=status,
+                    error=message,
+                    status_code=outcome.status_code,
+                    answer=dict(outcome.answer) if outcome.answer else None,
+                    block="live" if is_htmx(request) else None,
+                )
+
+        response = await blocking(render)
+    if outcome.status_code == 503:
         response.headers["Retry-After"] = "2"
-        return response
-    if result in (VoteStatus.SAVED, VoteStatus.REPLAYED):
-        return await reply(200, status="saved", answer=parsed.answer)
-    if result == VoteStatus.CONFLICT:
-        return await reply(
-            422, error=_l("Something went wrong while sending. Please send your answer again.")
-        )
-    return await reply(409, error=_l("Voting on this question is closed."))
+    if new_token:
+        _set_participant_cookie(response, token, svc)
+    return response
+
+
+MAX_MESSAGE_FIELDS = 64
+
+
+async def vote_message(svc: Services, code: str, token: str, text: str) -> str | None:
+    """A vote sent over the phone's socket (what the page does when its socket is open).
+
+    The message is the vote form as JSON (the htmx ws extension's format: field -> value or
+    list of values). The reply is the same status block a form post gets. None: not a vote at
+    all, and the socket is closed.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or len(data) > MAX_MESSAGE_FIELDS:
+        return None
+    values: dict[str, list[str]] = {}
+    for key, value in data.items():
+        if key == "HEADERS":
+            continue
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) for item in items) or len(items) > MAX_MESSAGE_FIELDS:
+            return None
+        values[key] = items
+    current = await svc.stages.by_code(code)
+    if current is None:
+        return None
+    if _valid_token(token) is None:
+        reload = i18n.translate(current.language, _l("Reload the page and try again."))
+        return status_html(current.language, None, reload)
+    outcome = await take_vote(
+        stage=current,
+        token=token,
+        values=values,
+        ballot_box=svc.ballot_box,
+        limits=svc.limits,
+        vote_rate=svc.limits.vote,
+    )
+    language = current.language
+    message = i18n.translate(language, outcome.error, **outcome.params) if outcome.error else None
+    return status_html(language, "saved" if outcome.saved else None, message)
+
+
+def status_html(language: str, status: str | None, message: str | None) -> str:
+    """The status under the vote form, with a fresh client key for the next submission."""
+    return render_block(
+        "participant.html",
+        "status",
+        language,
+        {
+            "status": status,
+            "error": message,
+            "client_key": secrets.token_urlsafe(16),
+            "oob_key": True,
+        },
+    )
+
+
+def vote_status(
+    language: str, status_code: int, status: str | None, message: str | None
+) -> HTMLResponse:
+    return HTMLResponse(status_html(language, status, message), status_code=status_code)

@@ -83,6 +83,27 @@
   document.addEventListener("htmx:sendError", showSendError);
   document.addEventListener("htmx:timeout", showSendError);
 
+  // Votes go over the open socket (ws-send). While it is down, post the form instead, so a
+  // vote never waits in a queue the phone cannot see.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList.contains("vote") || !window.htmx) { return; }
+    var connection = document.getElementById("connection");
+    if (connection && connection.dataset.state === "online") { return; }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    window.htmx.ajax("POST", form.getAttribute("action"), {
+      source: form, target: "#vote-status", swap: "outerHTML"
+    });
+  }, true);
+
+  // A vote confirmed over the socket: remember it like one confirmed over HTTP.
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var form = document.querySelector("form.vote");
+    var saved = document.querySelector("#vote-status .saved");
+    if (form && saved && !saved.hidden) { remember(form); }
+  });
+
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
     if (form && form.matches && form.matches("form.vote") && event.detail.xhr.status === 200) {

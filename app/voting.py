@@ -1,0 +1,86 @@
+"""Taking a vote, whatever carried it (a form post or a socket message); no rendering here."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.ballot_box import BallotBox, BallotBoxClosed
+from app.i18n import _l
+from app.models import QuestionState
+from app.questions import get_type
+from app.questions.base import AnswerError
+from app.ratelimit import Rate
+from app.services.accounts import token_hash
+from app.services.votes import VoteCommand, VoteStatus
+from app.stages import CurrentStage
+from app.web import Limits
+
+MAX_KEY = 64
+
+
+def participant_key(presentation_id: int, token: str) -> str:
+    """What identifies a phone in one presentation: a hash of its cookie and the presentation,
+    so the same phone cannot be linked across presentations in the database."""
+    return token_hash(f"{presentation_id}:{token}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a vote went: an HTTP-like status, and what to tell the participant."""
+
+    status_code: int
+    saved: bool = False
+    error: str | None = None  # msgid
+    params: Mapping[str, Any] = field(default_factory=dict)
+    answer: Mapping[str, Any] | None = None
+
+    @property
+    def changed_question(self) -> bool:
+        """The phone shows a question that is no longer current."""
+        return self.status_code == 409
+
+
+async def take_vote(
+    *,
+    stage: CurrentStage,
+    token: str,
+    values: Mapping[str, Sequence[str]],
+    ballot_box: BallotBox,
+    limits: Limits,
+    vote_rate: Rate,
+) -> Outcome:
+    """Validate a vote against the current question and wait until it is committed."""
+    submitted = (values.get("question_id") or [""])[0]
+    if stage.question_id is None or submitted != str(stage.question_id):
+        return Outcome(409, error=_l("This question is no longer open. Here is the current one."))
+    if stage.state != QuestionState.OPEN:
+        return Outcome(409, error=_l("Voting on this question is closed."))
+    if not limits.hit(vote_rate, "vote", token):
+        return Outcome(429, error=_l("You are sending very fast. Wait a moment and try again."))
+    client_key = (values.get("client_key") or [""])[0][:MAX_KEY] or secrets.token_urlsafe(16)
+    assert stage.kind is not None and stage.config is not None
+    try:
+        parsed = get_type(stage.kind).parse_answer(stage.config, values)
+    except AnswerError as exc:
+        return Outcome(422, error=exc.message, params=exc.params)
+    command = VoteCommand(
+        presentation_id=stage.presentation_id,
+        question_id=stage.question_id,
+        token_hash=participant_key(stage.presentation_id, token),
+        client_key=client_key,
+        answer=parsed,
+    )
+    try:
+        result = await ballot_box.submit(command)
+    except BallotBoxClosed:
+        return Outcome(503, error=_l("Your vote could not be saved. Please try again."))
+    if result in (VoteStatus.SAVED, VoteStatus.REPLAYED):
+        return Outcome(200, saved=True, answer=parsed.answer)
+    if result == VoteStatus.CONFLICT:
+        return Outcome(
+            422, error=_l("Something went wrong while sending. Please send your answer again.")
+        )
+    return Outcome(409, error=_l("Voting on this question is closed."))
