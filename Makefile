@@ -34,12 +34,13 @@ pytest: $(STAMP) chromium
 
 test: lint typecheck pytest
 
-# Durable votes per second through the ballot box; prints numbers, asserts nothing.
+# Issue 6: N phones against the server and the floors; prints a table, writes
+# bench/results/latest.json, asserts nothing. bench-quick is a tenth of the size (< 2 min).
 bench: $(STAMP)
-	$(BIN)/python -m bench.writer
+	$(BIN)/python -m bench.harness --phones 10000
 
 bench-quick: $(STAMP)
-	$(BIN)/python -m bench.writer --votes 2000 --concurrency 200
+	$(BIN)/python -m bench.harness --quick
 
 vendor:
 	scripts/vendor-frontend.sh

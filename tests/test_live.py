@@ -191,7 +191,7 @@ def test_votes_over_the_phone_socket_are_acknowledged_after_commit(client, db, s
         # Several options at once arrive as a list; a bad one is refused with a reason.
         phone.send_text(json.dumps({**vote, "client_key": "k2", "option": ["o1", "o9"]}))
         reply = _until(phone, lambda f: 'id="vote-status"' in f)
-        assert "<p class=\"error-text\">" in reply
+        assert '<p class="error-text">' in reply
         assert '<div class="saved" hidden>' in reply
         # A retry of the same vote is acknowledged again and counted once.
         phone.send_text(json.dumps(vote))

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page
 
@@ -67,34 +68,43 @@ class Server:
     lines: list[str] = field(default_factory=list)
     join_code: str = ""
     _reader: threading.Thread | None = None
+    workdir: Path | None = None
+    _log_mode: str = "w"
 
     @classmethod
-    def start(cls, workdir: Path) -> Server:
+    def start(cls, workdir: Path, *, log_name: str = "server.log") -> Server:
         """Start the server as production does and wait until it answers with a join code."""
         port = free_port()
-        log_path = ARTIFACTS / "server.log"
+        log_path = ARTIFACTS / log_name
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        # The working directory is a temporary one, so a developer's .env is not read.
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            cwd=workdir,
-            env=server_env(workdir, port),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-        server = cls(f"http://127.0.0.1:{port}", process, log_path)
-        server._reader = threading.Thread(target=server._pump, daemon=True)
-        server._reader.start()
-        try:
-            server._wait_ready()
-        except BaseException:
-            server.stop()
-            raise
+        server = cls(f"http://127.0.0.1:{port}", _launch(workdir, port), log_path, workdir=workdir)
+        server._follow()
         return server
+
+    def start_again(self) -> None:
+        """Start the stopped server again on the same port with the same database file.
+
+        The new process's output replaces `lines` and is appended to the same log file.
+        """
+        if self.workdir is None or self.process.poll() is None:
+            raise RuntimeError("start_again needs a server that was started and then stopped")
+        port = urlsplit(self.base_url).port
+        assert port is not None
+        self.process = _launch(self.workdir, port)
+        self.lines = []
+        self.join_code = ""
+        self._log_mode = "a"
+        self._follow()
+
+    def _follow(self) -> None:
+        """Read the output in the background and wait until the server is ready."""
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def output(self) -> str:
         return "".join(self.lines)
@@ -102,7 +112,7 @@ class Server:
     def _pump(self) -> None:
         """Collect the output (so the pipe never fills) and mirror it to the log file."""
         assert self.process.stdout is not None
-        with self.log_path.open("w", encoding="utf-8") as log:
+        with self.log_path.open(self._log_mode, encoding="utf-8") as log:
             for line in self.process.stdout:
                 self.lines.append(line)
                 log.write(line)
@@ -144,6 +154,22 @@ class Server:
                 self.process.wait(timeout=5)
         if self._reader is not None:
             self._reader.join(timeout=5)
+
+
+def _launch(workdir: Path, port: int) -> subprocess.Popen[str]:
+    """`python -m app.cli serve` in `workdir`, its output (stdout and stderr) in one pipe."""
+    # The working directory is a temporary one, so a developer's .env is not read.
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=workdir,
+        env=server_env(workdir, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
 
 
 def server_env(workdir: Path, port: int) -> dict[str, str]:

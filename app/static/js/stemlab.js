@@ -53,9 +53,19 @@
     if (el) { el.dataset.state = state; }
   }
 
-  document.addEventListener("htmx:wsOpen", function () { setConnection("online"); });
-  document.addEventListener("htmx:wsClose", function () { setConnection("offline"); });
-  document.addEventListener("htmx:wsError", function () { setConnection("offline"); });
+  // The state of the newest socket; a replaced socket closing late does not count.
+  var openSocket = null;
+  function socketOf(event) { return event.detail && event.detail.event && event.detail.event.target; }
+  document.addEventListener("htmx:wsOpen", function (event) {
+    openSocket = socketOf(event);
+    setConnection("online");
+  });
+  document.addEventListener("htmx:wsClose", function (event) {
+    if (!openSocket || socketOf(event) === openSocket) { setConnection("offline"); }
+  });
+  document.addEventListener("htmx:wsError", function (event) {
+    if (!openSocket || socketOf(event) === openSocket) { setConnection("offline"); }
+  });
 
   document.addEventListener("htmx:load", function (event) {
     var el = event.target;
@@ -67,7 +77,28 @@
     window.htmx.config.wsReconnectDelay = function (retries) {
       return Math.random() * Math.min(10000, 500 * Math.pow(2, retries));
     };
+    // Every (re)connection says which version the phone shows now, not the one of the page
+    // it loaded, so the server does not resend (and wipe) a stage the phone already has.
+    window.htmx.createWebSocket = function (url) {
+      var stage = document.getElementById("stage");
+      if (stage && stage.dataset.version) {
+        url = url.replace(/([?&]v=)\d*/, "$1" + stage.dataset.version);
+      }
+      var socket = new WebSocket(url, []);
+      socket.binaryType = window.htmx.config.wsBinaryType;
+      return socket;
+    };
   }
+
+  // A network that silently went away (wifi to 4G, a locked phone) is noticed at once.
+  var liveSocket = null;
+  document.addEventListener("htmx:wsOpen", function (event) {
+    liveSocket = event.detail && event.detail.socketWrapper;
+  });
+  window.addEventListener("offline", function () { setConnection("offline"); });
+  window.addEventListener("online", function () {
+    if (liveSocket && liveSocket.reconnect) { liveSocket.reconnect(); }
+  });
 
   // A vote that never reached the server says so; pressing Send again retries with the same key.
   function showSendError(event) {
