@@ -743,6 +743,7 @@ class Bench:
             out = await self.paced_socket(
                 plan, n / self.args.burst_window, self.args.burst_window + 60
             )
+            n = len(plan)
         else:
             tokens = [p.token for p in self.phones[:n]]
             tokens += [f"bx{i:030d}" for i in range(n - len(tokens))]

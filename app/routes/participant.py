@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -313,18 +314,24 @@ async def vote_message(svc: Services, code: str, token: str, text: str) -> str |
     return status_html(language, "saved" if outcome.saved else None, message)
 
 
-def status_html(language: str, status: str | None, message: str | None) -> str:
-    """The status under the vote form, with a fresh client key for the next submission."""
+_KEY_SLOT = "CLIENT-KEY-SLOT"
+
+
+@lru_cache(maxsize=512)
+def _status_template(language: str, status: str | None, message: str | None) -> str:
+    # Rendered once per outcome and language; only the client key differs per vote.
     return render_block(
         "participant.html",
         "status",
         language,
-        {
-            "status": status,
-            "error": message,
-            "client_key": secrets.token_urlsafe(16),
-            "oob_key": True,
-        },
+        {"status": status, "error": message, "client_key": _KEY_SLOT, "oob_key": True},
+    )
+
+
+def status_html(language: str, status: str | None, message: str | None) -> str:
+    """The status under the vote form, with a fresh client key for the next submission."""
+    return _status_template(language, status, message).replace(
+        _KEY_SLOT, secrets.token_urlsafe(16)
     )
 
 
