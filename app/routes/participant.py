@@ -330,9 +330,7 @@ def _status_template(language: str, status: str | None, message: str | None) -> 
 
 def status_html(language: str, status: str | None, message: str | None) -> str:
     """The status under the vote form, with a fresh client key for the next submission."""
-    return _status_template(language, status, message).replace(
-        _KEY_SLOT, secrets.token_urlsafe(16)
-    )
+    return _status_template(language, status, message).replace(_KEY_SLOT, secrets.token_urlsafe(16))
 
 
 def vote_status(
