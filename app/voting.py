@@ -12,7 +12,6 @@ from app.i18n import _l
 from app.models import QuestionState
 from app.questions import get_type
 from app.questions.base import AnswerError
-from app.ratelimit import Rate
 from app.services.accounts import token_hash
 from app.services.votes import VoteCommand, VoteStatus
 from app.stages import CurrentStage
@@ -50,7 +49,6 @@ async def take_vote(
     values: Mapping[str, Sequence[str]],
     ballot_box: BallotBox,
     limits: Limits,
-    vote_rate: Rate,
 ) -> Outcome:
     """Validate a vote against the current question and wait until it is committed."""
     submitted = (values.get("question_id") or [""])[0]
@@ -58,7 +56,7 @@ async def take_vote(
         return Outcome(409, error=_l("This question is no longer open. Here is the current one."))
     if stage.state != QuestionState.OPEN:
         return Outcome(409, error=_l("Voting on this question is closed."))
-    if not limits.hit(vote_rate, "vote", token):
+    if not limits.hit(limits.vote, "vote", token):
         return Outcome(429, error=_l("You are sending very fast. Wait a moment and try again."))
     client_key = (values.get("client_key") or [""])[0][:MAX_KEY] or secrets.token_urlsafe(16)
     assert stage.kind is not None and stage.config is not None

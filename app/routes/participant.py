@@ -19,8 +19,9 @@ from app.models import Ballot, Participant, Presentation
 from app.services import NotFound
 from app.services.control import stage
 from app.services.presentations import get_by_code, normalise_code
+from app.stages import CurrentStage
 from app.templating import render_block
-from app.voting import participant_key, take_vote
+from app.voting import Outcome, participant_key, take_vote
 from app.web import (
     PARTICIPANT_COOKIE,
     Services,
@@ -231,16 +232,8 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     new_token = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
-    outcome = await take_vote(
-        stage=current,
-        token=token,
-        values=values,
-        ballot_box=svc.ballot_box,
-        limits=svc.limits,
-        vote_rate=svc.limits.vote,
-    )
+    outcome, message = await _take_vote(svc, current, token, values)
     language = current.language
-    message = i18n.translate(language, outcome.error, **outcome.params) if outcome.error else None
     status = "saved" if outcome.saved else None
     response: Response
     if is_htmx(request) and not outcome.changed_question:
@@ -301,17 +294,20 @@ async def vote_message(svc: Services, code: str, token: str, text: str) -> str |
     if _valid_token(token) is None:
         reload = i18n.translate(current.language, _l("Reload the page and try again."))
         return status_html(current.language, None, reload)
+    outcome, message = await _take_vote(svc, current, token, values)
+    return status_html(current.language, "saved" if outcome.saved else None, message)
+
+
+async def _take_vote(
+    svc: Services, current: CurrentStage, token: str, values: dict[str, list[str]]
+) -> tuple[Outcome, str | None]:
+    """Take a vote; the outcome and its message in the presentation's language."""
     outcome = await take_vote(
-        stage=current,
-        token=token,
-        values=values,
-        ballot_box=svc.ballot_box,
-        limits=svc.limits,
-        vote_rate=svc.limits.vote,
+        stage=current, token=token, values=values, ballot_box=svc.ballot_box, limits=svc.limits
     )
-    language = current.language
-    message = i18n.translate(language, outcome.error, **outcome.params) if outcome.error else None
-    return status_html(language, "saved" if outcome.saved else None, message)
+    if outcome.error is None:
+        return outcome, None
+    return outcome, i18n.translate(current.language, outcome.error, **outcome.params)
 
 
 _KEY_SLOT = "CLIENT-KEY-SLOT"
