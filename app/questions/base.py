@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -66,7 +67,7 @@ class Results:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class QuestionType:
+class QuestionType(ABC):
     """Base of a question type module: vote form, validation, tally, CSV cells.
 
     Templates live in templates/questions/<kind>/: vote.html, results.html, edit.html.
@@ -76,10 +77,11 @@ class QuestionType:
     label: ClassVar[str]  # msgid, shown in the facilitator's type picker
     order: ClassVar[int] = 100
 
+    @abstractmethod
     def default_config(self, language: str) -> dict[str, Any]:
         """Configuration of a new question of this type."""
-        raise NotImplementedError  # pragma: no cover - every type overrides this
 
+    @abstractmethod
     def parse_config(
         self,
         form: FormValues,
@@ -91,19 +93,18 @@ class QuestionType:
         `previous` is the configuration before this edit (to keep the ids of unchanged entries,
         so earlier votes stay attached); `reserved` are answer keys that still have votes.
         """
-        raise NotImplementedError  # pragma: no cover
 
+    @abstractmethod
     def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:
         """Validate a participant's vote form; raise AnswerError."""
-        raise NotImplementedError  # pragma: no cover
 
+    @abstractmethod
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
         """Results computed by the database."""
-        raise NotImplementedError  # pragma: no cover
 
+    @abstractmethod
     def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:
         """The answer cells of one exported item."""
-        raise NotImplementedError  # pragma: no cover
 
     def template(self, name: str) -> str:
         """Path of one of this type's templates."""
