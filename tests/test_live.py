@@ -314,3 +314,17 @@ def test_phone_socket_guessing_counts_towards_the_limit(client, settings, sessio
     assert browser(client).get("/join", params={"code": "99999999"}).status_code == 429
     # ... but the room's own code still works.
     assert browser(client).get(f"/p/{presentation.join_code}").status_code == 200
+
+
+def test_a_phone_socket_that_floods_is_closed(client, settings, session_setup):
+    presentation, *_ = session_setup
+    phone_page = browser(client)
+    phone_page.get(f"/p/{presentation.join_code}")
+    headers = {**ORIGIN, "cookie": f"stemlab_p={phone_page.cookies['stemlab_p']}"}
+    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=headers) as phone:
+        phone.receive_text()
+        with pytest.raises(WebSocketDisconnect) as exc:
+            for _ in range(settings.vote_rate_per_minute + 5):
+                phone.send_text("{}")
+                _until(phone, lambda f: 'id="vote-status"' in f)
+        assert exc.value.code == 1008

@@ -291,6 +291,9 @@ async def vote_message(svc: Services, code: str, token: str, text: str) -> str |
     current = await svc.stages.by_code(code)
     if current is None:
         return None
+    # Every message counts, votes or not: a socket that floods is closed.
+    if not svc.limits.hit(svc.limits.vote, "socket-message", token or code):
+        return None
     if _valid_token(token) is None:
         reload = i18n.translate(current.language, _l("Reload the page and try again."))
         return status_html(current.language, None, reload)
