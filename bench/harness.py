@@ -771,32 +771,12 @@ class Bench:
         tokens = [f"su{i:030d}" for i in range(n)]
         self.ballots_known = self.ballots_in_db()
         frames_from = len(self.frames)
-        profiler = None
-        if self.args.profile and self.server is not None:
-            spy = Path(sys.executable).with_name("py-spy")
-            profiler = subprocess.Popen(  # noqa: S603 - py-spy from this virtualenv
-                [
-                    *(str(spy), "record", "-d", str(int(seconds)), "-r", "100", "-f", "raw"),
-                    *("-o", str(self.args.profile), "--pid", str(self.server.pid)),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        profiler = self.start_profiler(seconds)
         out = await self.paced(tokens, rate, seconds + 30)
         if profiler is not None:
             await asyncio.to_thread(profiler.wait, 30)
         await asyncio.sleep(1.0)
-        elapsed = max(seconds, (out.last_ack - out.first_send) if out.acked else seconds)
-        self.results["sustained.target_per_s"] = rate
-        self.results["sustained.achieved_per_s"] = round(out.acked / elapsed, 1)
-        self.results["sustained.p50_ack_ms"] = r1(pct(out.ack_ms, 0.50))
-        self.results["sustained.p99_ack_ms"] = r1(pct(out.ack_ms, 0.99))
-        self.results["sustained.errors"] = out.errors
-        self.extra["sustained.votes"] = n
-        self.extra["sustained.acked"] = out.acked
-        self.extra["sustained.statuses"] = dict(out.statuses)
-        self.extra["sustained.exceptions"] = dict(out.exceptions)
-        self.extra["sustained.send_delay_p99_ms"] = r1(pct(out.lag_ms, 0.99))
+        elapsed = self.report_sustained(out, n, rate, seconds)
         # Vote to presenter: the first presenter frame whose count covers the ballots known
         # (committed) when the vote was acknowledged; every 10th vote.
         frames = [f for f in self.frames[frames_from:] if f.question == self.qid and f.count >= 0]
@@ -815,6 +795,21 @@ class Bench:
         self.extra["vote_to_presenter.samples"] = len(delays)
         self.extra["vote_to_presenter.missing"] = missing
         self.extra["presenter_frames_per_s_during_sustained"] = round(len(frames) / elapsed, 1)
+
+    def report_sustained(self, out: Votes, n: int, rate: float, seconds: float) -> float:
+        """Record the sustained scenario's numbers; returns the seconds it took."""
+        elapsed = max(seconds, (out.last_ack - out.first_send) if out.acked else seconds)
+        self.results["sustained.target_per_s"] = rate
+        self.results["sustained.achieved_per_s"] = round(out.acked / elapsed, 1)
+        self.results["sustained.p50_ack_ms"] = r1(pct(out.ack_ms, 0.50))
+        self.results["sustained.p99_ack_ms"] = r1(pct(out.ack_ms, 0.99))
+        self.results["sustained.errors"] = out.errors
+        self.extra["sustained.votes"] = n
+        self.extra["sustained.acked"] = out.acked
+        self.extra["sustained.statuses"] = dict(out.statuses)
+        self.extra["sustained.exceptions"] = dict(out.exceptions)
+        self.extra["sustained.send_delay_p99_ms"] = r1(pct(out.lag_ms, 0.99))
+        return elapsed
 
     def start_profiler(self, seconds: float) -> subprocess.Popen[bytes] | None:
         if not (self.args.profile and self.server is not None):
@@ -848,17 +843,7 @@ class Bench:
         if profiler is not None:
             await asyncio.to_thread(profiler.wait, 30)
         await asyncio.sleep(1.0)
-        elapsed = max(seconds, (out.last_ack - out.first_send) if out.acked else seconds)
-        self.results["sustained.target_per_s"] = rate
-        self.results["sustained.achieved_per_s"] = round(out.acked / elapsed, 1)
-        self.results["sustained.p50_ack_ms"] = r1(pct(out.ack_ms, 0.50))
-        self.results["sustained.p99_ack_ms"] = r1(pct(out.ack_ms, 0.99))
-        self.results["sustained.errors"] = out.errors
-        self.extra["sustained.votes"] = n
-        self.extra["sustained.acked"] = out.acked
-        self.extra["sustained.statuses"] = dict(out.statuses)
-        self.extra["sustained.exceptions"] = dict(out.exceptions)
-        self.extra["sustained.send_delay_p99_ms"] = r1(pct(out.lag_ms, 0.99))
+        elapsed = self.report_sustained(out, n, rate, seconds)
         frames = [f for f in self.frames[frames_from:] if f.question == self.qid and f.dist]
         delays: list[float] = []
         missing = 0
