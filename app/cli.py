@@ -104,7 +104,7 @@ def create_user(settings: Settings, args: argparse.Namespace, *, reset: bool) ->
             else:
                 accounts.create_user(session=session, email=args.email, password=password)
     except accounts.AccountError as exc:
-        raise SystemExit(exc.message) from None
+        raise SystemExit(exc.text("en")) from None
     finally:
         db.dispose()
     print("Password changed." if reset else f"Account {args.email} created.")

@@ -9,7 +9,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, negotiate_locale
+from babel import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -46,12 +46,6 @@ def gettext(message: str, **params: Any) -> str:
     return text % params if params else text
 
 
-def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
-    text = translations(current_language.get()).ngettext(singular, plural, n)
-    params.setdefault("num", n)
-    return text % params
-
-
 def translate(language: str, message: str, **params: Any) -> str:
     """`message` in `language`, whatever the current language is."""
     token = current_language.set(language)
@@ -78,7 +72,3 @@ def negotiate(accept_language: str | None) -> str:
         if base in LANGUAGES:
             return base
     return "en" if preferred else DEFAULT_LANGUAGE
-
-
-def language_name(language: str) -> str:
-    return str(Locale.parse(language).get_display_name(language)).capitalize()

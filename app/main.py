@@ -25,6 +25,7 @@ from app.live.messages import VotesRecorded
 from app.live.ticker import Ticker
 from app.middleware import SecurityMiddleware
 from app.routes import auth, export, manage, participant, presenter
+from app.services import NotFound
 from app.stages import StageCache
 from app.templating import render
 from app.web import Limits, LoginRequired, Services, fragment, is_htmx, services
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
         hub = Hub(outbox_frames=settings.outbox_frames)
-        fragments = Fragments(db, settings, hub)
+        fragments = Fragments(db, hub)
         ticker = Ticker(
             hub,
             fragments,
@@ -101,6 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if request.method != "GET":
             return Response("Login required", status_code=401)
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        """Missing, or someone else's: the same 404, so existence is not revealed."""
+        return await http_error(request, HTTPException(status_code=404))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.ballot_box import BallotBox, BallotBoxClosed
+from app.errors import Refused
 from app.i18n import _l
 from app.models import QuestionState
 from app.questions import get_type
@@ -32,14 +33,17 @@ class Outcome:
 
     status_code: int
     saved: bool = False
-    error: str | None = None  # msgid
-    params: Mapping[str, Any] = field(default_factory=dict)
+    refused: Refused | None = None  # what to tell the participant
     answer: Mapping[str, Any] | None = None
 
     @property
     def changed_question(self) -> bool:
         """The phone shows a question that is no longer current."""
         return self.status_code == 409
+
+
+def _refuse(status_code: int, message: str) -> Outcome:
+    return Outcome(status_code, refused=Refused(message))
 
 
 async def take_vote(
@@ -53,17 +57,17 @@ async def take_vote(
     """Validate a vote against the current question and wait until it is committed."""
     submitted = (values.get("question_id") or [""])[0]
     if stage.question_id is None or submitted != str(stage.question_id):
-        return Outcome(409, error=_l("This question is no longer open. Here is the current one."))
+        return _refuse(409, _l("This question is no longer open. Here is the current one."))
     if stage.state != QuestionState.OPEN:
-        return Outcome(409, error=_l("Voting on this question is closed."))
+        return _refuse(409, _l("Voting on this question is closed."))
     if not limits.hit(limits.vote, "vote", token):
-        return Outcome(429, error=_l("You are sending very fast. Wait a moment and try again."))
+        return _refuse(429, _l("You are sending very fast. Wait a moment and try again."))
     client_key = (values.get("client_key") or [""])[0][:MAX_KEY] or secrets.token_urlsafe(16)
     assert stage.kind is not None and stage.config is not None
     try:
         parsed = get_type(stage.kind).parse_answer(stage.config, values)
     except AnswerError as exc:
-        return Outcome(422, error=exc.message, params=exc.params)
+        return Outcome(422, refused=exc)
     command = VoteCommand(
         presentation_id=stage.presentation_id,
         question_id=stage.question_id,
@@ -74,11 +78,11 @@ async def take_vote(
     try:
         result = await ballot_box.submit(command)
     except BallotBoxClosed:
-        return Outcome(503, error=_l("Your vote could not be saved. Please try again."))
+        return _refuse(503, _l("Your vote could not be saved. Please try again."))
     if result in (VoteStatus.SAVED, VoteStatus.REPLAYED):
         return Outcome(200, saved=True, answer=parsed.answer)
     if result == VoteStatus.CONFLICT:
-        return Outcome(
-            422, error=_l("Something went wrong while sending. Please send your answer again.")
+        return _refuse(
+            422, _l("Something went wrong while sending. Please send your answer again.")
         )
-    return Outcome(409, error=_l("Voting on this question is closed."))
+    return _refuse(409, _l("Voting on this question is closed."))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.config import Settings
 from app.db import Database
 from app.live import topics
 from app.live.hub import Frame, Hub
@@ -14,7 +13,7 @@ from app.services.control import Stage, stage
 from app.templating import render_block
 
 
-def stage_context(st: Stage, settings: Settings, hub: Hub) -> dict[str, Any]:
+def stage_context(st: Stage, hub: Hub) -> dict[str, Any]:
     """Template context shared by full pages and live frames."""
     question = st.question
     return {
@@ -25,16 +24,14 @@ def stage_context(st: Stage, settings: Settings, hub: Hub) -> dict[str, Any]:
         "total": st.total,
         "results": st.results,
         "connected": hub.count(topics.phones(st.presentation.id or 0)),
-        "base_url": settings.base_url,
     }
 
 
 class Fragments:
     """Builds frames from the database; called from a worker thread by the ticker."""
 
-    def __init__(self, database: Database, settings: Settings, hub: Hub) -> None:
+    def __init__(self, database: Database, hub: Hub) -> None:
         self._db = database
-        self._settings = settings
         self._hub = hub
         self._phone_frames: dict[int, Frame] = {}
 
@@ -43,7 +40,7 @@ class Fragments:
             st = stage(session=session, presentation_id=presentation_id, with_results=True)
         if st is None:
             return None
-        ctx = stage_context(st, self._settings, self._hub)
+        ctx = stage_context(st, self._hub)
         ctx["version"] = version
         return render_block("present.html", "live", st.presentation.language, ctx)
 
@@ -78,7 +75,7 @@ class Fragments:
             st = stage(session=session, presentation_id=presentation_id, with_results=False)
         if st is None:
             return None
-        ctx = stage_context(st, self._settings, self._hub)
+        ctx = stage_context(st, self._hub)
         ctx.update(
             version=st.presentation.version, answer=None, status=None, error=None, client_key=""
         )

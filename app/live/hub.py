@@ -57,7 +57,6 @@ class Hub:
     def __init__(self, outbox_frames: int = 8) -> None:
         self._topics: dict[str, set[Subscriber]] = {}
         self._outbox_frames = outbox_frames
-        self.dropped_total = 0
 
     def subscribe(self, topic: str) -> Subscriber:
         # One extra slot, so a Close marker always fits behind a full outbox.
@@ -83,7 +82,6 @@ class Hub:
         for sub in list(subs):
             if sub.queue.qsize() >= self._outbox_frames:
                 self._end(sub, Close.DROPPED)
-                self.dropped_total += 1
             else:
                 sub.queue.put_nowait(frame)
         return len(subs)

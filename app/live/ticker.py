@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Iterable
 
 from app.live import topics
@@ -32,7 +31,6 @@ class Ticker:
         self._tasks: list[asyncio.Task[None]] = []
         self._wake_presenters = asyncio.Event()
         self._wake_phones = asyncio.Event()
-        self.last_tick_seconds = 0.0
 
     def notify(self, messages: Iterable[Message]) -> None:
         """Take note of committed changes; nothing is rendered here."""
@@ -78,7 +76,6 @@ class Ticker:
             wake.clear()
             if not dirty:
                 continue
-            started = time.perf_counter()
             pending = list(dirty)
             dirty.clear()
             for presentation_id in pending:
@@ -86,7 +83,6 @@ class Ticker:
                     await self._push(presentation_id, presenters)
                 except Exception:
                     log.exception("could not push frame for presentation %s", presentation_id)
-            self.last_tick_seconds = time.perf_counter() - started
             await asyncio.sleep(interval)
 
     async def _push(self, presentation_id: int, presenters: bool) -> None:

@@ -10,28 +10,19 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from app.errors import Refused
 from app.models import Ballot, BallotItem
 
 # Form data as the routes hand it over: every field name with all its values, in order.
 FormValues = Mapping[str, Sequence[str]]
 
 
-class AnswerError(ValueError):
-    """An answer a participant must fix; `message` is a gettext msgid."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
+class AnswerError(Refused):
+    """An answer a participant must fix."""
 
 
-class ConfigError(ValueError):
-    """A question definition the facilitator must fix; `message` is a gettext msgid."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
+class ConfigError(Refused):
+    """A question definition the facilitator must fix."""
 
 
 @dataclass(frozen=True)
@@ -127,11 +118,6 @@ def count_by_key(session: Session, question_id: int) -> dict[str, int]:
         .group_by(col(BallotItem.key))
     )
     return {key: int(n) for key, n in session.execute(stmt).all()}
-
-
-def first_values(form: FormValues, name: str) -> list[str]:
-    """All values of a field, stripped, empty ones left out."""
-    return [v.strip() for v in form.get(name, ()) if v and v.strip()]
 
 
 def one_value(form: FormValues, name: str, default: str = "") -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from app.services import NotFound
 from app.services.export import csv_chunks, export_rows, filename
 from app.services.presentations import get_presentation
 from app.web import CurrentFacilitator, ServicesDep
@@ -20,12 +19,9 @@ def export_csv(
     presentation_id: int, facilitator: CurrentFacilitator, svc: ServicesDep, excel: bool = False
 ) -> StreamingResponse:
     with svc.db.session() as session:
-        try:
-            presentation = get_presentation(
-                session=session, owner_id=facilitator.id, presentation_id=presentation_id
-            )
-        except NotFound:
-            raise HTTPException(status_code=404) from None
+        presentation = get_presentation(
+            session=session, owner_id=facilitator.id, presentation_id=presentation_id
+        )
 
     def stream() -> Iterator[str]:
         with svc.db.session() as session:

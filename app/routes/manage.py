@@ -1,16 +1,20 @@
-"""Facilitators build presentations: create, edit, reorder, duplicate, delete."""
+"""Facilitators build presentations: create, edit, reorder, duplicate, delete.
+
+A presentation or question that does not exist, or belongs to someone else, raises NotFound in
+the services; the app answers 404 for it (see main.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from app import i18n
+from app.errors import Refused
 from app.questions import all_types, get_type
-from app.questions.base import ConfigError
-from app.services import NotFound
 from app.services import presentations as svc_p
 from app.web import (
     CsrfFacilitator,
@@ -24,6 +28,10 @@ from app.web import (
 )
 
 router = APIRouter(prefix="/manage")
+
+
+def _field(form: dict[str, list[str]], name: str, default: str = "") -> str:
+    return form.get(name, [default])[0]
 
 
 def _page(
@@ -40,75 +48,92 @@ def _page(
     )
 
 
-def _owned(func: Any) -> Any:
-    """Run a service call; a missing or foreign presentation or question becomes a 404."""
-    try:
-        return func()
-    except NotFound:
-        raise HTTPException(status_code=404) from None
+def _index(
+    request: Request, facilitator: Facilitator, session: Session, refused: Refused | None = None
+) -> HTMLResponse:
+    presentations = svc_p.list_presentations(session=session, owner_id=facilitator.id)
+    return _page(
+        request,
+        facilitator,
+        "manage/index.html",
+        status_code=422 if refused else 200,
+        presentations=presentations,
+        error=refused.text(facilitator.language) if refused else None,
+        title="",
+    )
+
+
+def _editor(
+    request: Request,
+    facilitator: Facilitator,
+    session: Session,
+    presentation_id: int,
+    refused: Refused | None = None,
+) -> HTMLResponse:
+    presentation = svc_p.get_presentation(
+        session=session, owner_id=facilitator.id, presentation_id=presentation_id
+    )
+    return _page(
+        request,
+        facilitator,
+        "manage/presentation.html",
+        status_code=422 if refused else 200,
+        presentation=presentation,
+        questions=svc_p.questions_of(session=session, presentation_id=presentation_id),
+        counts=svc_p.response_counts(session=session, presentation_id=presentation_id),
+        types=all_types(),
+        get_type=get_type,
+        error=refused.text(facilitator.language) if refused else None,
+    )
+
+
+def _question_page(
+    request: Request,
+    facilitator: Facilitator,
+    session: Session,
+    question_id: int,
+    refused: Refused | None = None,
+    form: dict[str, list[str]] | None = None,
+) -> HTMLResponse:
+    question = svc_p.get_question(session=session, owner_id=facilitator.id, question_id=question_id)
+    presentation = svc_p.get_presentation(
+        session=session, owner_id=facilitator.id, presentation_id=question.presentation_id
+    )
+    return _page(
+        request,
+        facilitator,
+        "manage/question.html",
+        status_code=422 if refused else 200,
+        question=question,
+        presentation=presentation,
+        qtype=get_type(question.kind),
+        config=question.config,
+        error=refused.text(facilitator.language) if refused else None,
+        form=form,
+    )
 
 
 @router.get("", response_class=HTMLResponse)
 def index(request: Request, facilitator: CurrentFacilitator, session: SessionDep) -> HTMLResponse:
-    presentations = svc_p.list_presentations(session=session, owner_id=facilitator.id)
-    return _page(
-        request, facilitator, "manage/index.html", presentations=presentations, error=None, title=""
-    )
+    return _index(request, facilitator, session)
 
 
 @router.post("/presentations")
 def create(
     request: Request, facilitator: CsrfFacilitator, svc: ServicesDep, form: FormDep
 ) -> Response:
-    title = form.get("title", [""])[0]
-    language = form.get("language", ["nl"])[0]
     try:
         with svc.db.write_session() as session:
             presentation = svc_p.create_presentation(
-                session=session, owner_id=facilitator.id, title=title, language=language
+                session=session,
+                owner_id=facilitator.id,
+                title=_field(form, "title"),
+                language=_field(form, "language", "nl"),
             )
-    except svc_p.EditError as exc:
+    except Refused as refused:
         with svc.db.session() as session:
-            presentations = svc_p.list_presentations(session=session, owner_id=facilitator.id)
-        return _page(
-            request,
-            facilitator,
-            "manage/index.html",
-            status_code=422,
-            presentations=presentations,
-            title=title,
-            error=i18n.translate(facilitator.language, exc.message, **exc.params),
-        )
+            return _index(request, facilitator, session, refused)
     return see_other(f"/manage/presentations/{presentation.id}")
-
-
-def _editor(
-    request: Request,
-    facilitator: Facilitator,
-    session: Any,
-    presentation_id: int,
-    status_code: int = 200,
-    error: str | None = None,
-) -> HTMLResponse:
-    presentation = _owned(
-        lambda: svc_p.get_presentation(
-            session=session, owner_id=facilitator.id, presentation_id=presentation_id
-        )
-    )
-    questions = svc_p.questions_of(session=session, presentation_id=presentation_id)
-    counts = svc_p.response_counts(session=session, presentation_id=presentation_id)
-    return _page(
-        request,
-        facilitator,
-        "manage/presentation.html",
-        status_code=status_code,
-        presentation=presentation,
-        questions=questions,
-        counts=counts,
-        types=all_types(),
-        get_type=get_type,
-        error=error,
-    )
 
 
 @router.get("/presentations/{presentation_id}", response_class=HTMLResponse)
@@ -128,40 +153,28 @@ def update(
 ) -> Response:
     try:
         with svc.db.write_session() as session:
-            _owned(
-                lambda: svc_p.update_presentation(
-                    session=session,
-                    owner_id=facilitator.id,
-                    presentation_id=presentation_id,
-                    title=form.get("title", [""])[0],
-                    language=form.get("language", [""])[0],
-                )
+            svc_p.update_presentation(
+                session=session,
+                owner_id=facilitator.id,
+                presentation_id=presentation_id,
+                title=_field(form, "title"),
+                language=_field(form, "language"),
             )
-    except svc_p.EditError as exc:
+    except Refused as refused:
         with svc.db.session() as session:
-            return _editor(
-                request,
-                facilitator,
-                session,
-                presentation_id,
-                422,
-                i18n.translate(facilitator.language, exc.message, **exc.params),
-            )
+            return _editor(request, facilitator, session, presentation_id, refused)
     svc.changed(presentation_id)
     return see_other(f"/manage/presentations/{presentation_id}")
 
 
 @router.post("/presentations/{presentation_id}/duplicate")
 def duplicate(presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
-    suffix = i18n.translate(facilitator.language, "(copy)")
     with svc.db.write_session() as session:
-        copy = _owned(
-            lambda: svc_p.duplicate_presentation(
-                session=session,
-                owner_id=facilitator.id,
-                presentation_id=presentation_id,
-                copy_suffix=suffix,
-            )
+        copy = svc_p.duplicate_presentation(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            copy_suffix=i18n.translate(facilitator.language, "(copy)"),
         )
     return see_other(f"/manage/presentations/{copy.id}")
 
@@ -170,10 +183,8 @@ def duplicate(presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesD
 def confirm_delete(
     request: Request, presentation_id: int, facilitator: CurrentFacilitator, session: SessionDep
 ) -> HTMLResponse:
-    presentation = _owned(
-        lambda: svc_p.get_presentation(
-            session=session, owner_id=facilitator.id, presentation_id=presentation_id
-        )
+    presentation = svc_p.get_presentation(
+        session=session, owner_id=facilitator.id, presentation_id=presentation_id
     )
     counts = svc_p.response_counts(session=session, presentation_id=presentation_id)
     return _page(
@@ -188,10 +199,8 @@ def confirm_delete(
 @router.post("/presentations/{presentation_id}/delete")
 def delete(presentation_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
     with svc.db.write_session() as session:
-        _owned(
-            lambda: svc_p.delete_presentation(
-                session=session, owner_id=facilitator.id, presentation_id=presentation_id
-            )
+        svc_p.delete_presentation(
+            session=session, owner_id=facilitator.id, presentation_id=presentation_id
         )
     svc.changed(presentation_id)
     return see_other("/manage")
@@ -205,8 +214,7 @@ def add_question(
     svc: ServicesDep,
     form: FormDep,
 ) -> Response:
-    kind = form.get("kind", [""])[0]
-    title = form.get("title", [""])[0]
+    kind, title = _field(form, "kind"), _field(form, "title")
     if not title.strip():
         try:
             title = i18n.translate(facilitator.language, get_type(kind).label)
@@ -214,58 +222,18 @@ def add_question(
             title = ""
     try:
         with svc.db.write_session() as session:
-            question = _owned(
-                lambda: svc_p.add_question(
-                    session=session,
-                    owner_id=facilitator.id,
-                    presentation_id=presentation_id,
-                    kind=kind,
-                    title=title,
-                )
+            question = svc_p.add_question(
+                session=session,
+                owner_id=facilitator.id,
+                presentation_id=presentation_id,
+                kind=kind,
+                title=title,
             )
-    except svc_p.EditError as exc:
+    except Refused as refused:
         with svc.db.session() as session:
-            return _editor(
-                request,
-                facilitator,
-                session,
-                presentation_id,
-                422,
-                i18n.translate(facilitator.language, exc.message, **exc.params),
-            )
+            return _editor(request, facilitator, session, presentation_id, refused)
     svc.changed(presentation_id)
     return see_other(f"/manage/questions/{question.id}")
-
-
-def _question_page(
-    request: Request,
-    facilitator: Facilitator,
-    session: Any,
-    question_id: int,
-    status_code: int = 200,
-    error: str | None = None,
-    form: dict[str, list[str]] | None = None,
-) -> HTMLResponse:
-    question = _owned(
-        lambda: svc_p.get_question(
-            session=session, owner_id=facilitator.id, question_id=question_id
-        )
-    )
-    presentation = svc_p.get_presentation(
-        session=session, owner_id=facilitator.id, presentation_id=question.presentation_id
-    )
-    return _page(
-        request,
-        facilitator,
-        "manage/question.html",
-        status_code=status_code,
-        question=question,
-        presentation=presentation,
-        qtype=get_type(question.kind),
-        config=question.config,
-        error=error,
-        form=form,
-    )
 
 
 @router.get("/questions/{question_id}", response_class=HTMLResponse)
@@ -285,76 +253,61 @@ def save_question(
 ) -> Response:
     try:
         with svc.db.write_session() as session:
-            question = _owned(
-                lambda: svc_p.update_question(
-                    session=session,
-                    owner_id=facilitator.id,
-                    question_id=question_id,
-                    title=form.get("title", [""])[0],
-                    form=form,
-                )
+            question = svc_p.update_question(
+                session=session,
+                owner_id=facilitator.id,
+                question_id=question_id,
+                title=_field(form, "title"),
+                form=form,
             )
-    except (ConfigError, svc_p.EditError) as exc:
+    except Refused as refused:
         with svc.db.session() as session:
-            return _question_page(
-                request,
-                facilitator,
-                session,
-                question_id,
-                422,
-                i18n.translate(facilitator.language, exc.message, **exc.params),
-                form,
-            )
+            return _question_page(request, facilitator, session, question_id, refused, form)
     svc.changed(question.presentation_id)
-    return see_other(f"/manage/presentations/{question.presentation_id}#question-{question.id}")
+    return _back_to(question.presentation_id, question.id)
+
+
+def _back_to(presentation_id: int, question_id: int | None) -> Response:
+    return see_other(f"/manage/presentations/{presentation_id}#question-{question_id}")
 
 
 @router.post("/questions/{question_id}/move")
 def move_question(
-    request: Request,
-    question_id: int,
-    facilitator: CsrfFacilitator,
-    svc: ServicesDep,
-    form: FormDep,
+    question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep, form: FormDep
 ) -> Response:
-    offset = -1 if form.get("direction", [""])[0] == "up" else 1
+    offset = -1 if _field(form, "direction") == "up" else 1
     with svc.db.write_session() as session:
-        _owned(
-            lambda: svc_p.move_question(
-                session=session, owner_id=facilitator.id, question_id=question_id, offset=offset
-            )
-        )
-        question = svc_p.get_question(
-            session=session, owner_id=facilitator.id, question_id=question_id
+        question = svc_p.move_question(
+            session=session, owner_id=facilitator.id, question_id=question_id, offset=offset
         )
     svc.changed(question.presentation_id)
-    return see_other(f"/manage/presentations/{question.presentation_id}#question-{question.id}")
+    return _back_to(question.presentation_id, question.id)
 
 
 @router.post("/questions/{question_id}/duplicate")
 def duplicate_question(
-    question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
+    request: Request, question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep
 ) -> Response:
     try:
         with svc.db.write_session() as session:
-            copy = _owned(
-                lambda: svc_p.duplicate_question(
-                    session=session, owner_id=facilitator.id, question_id=question_id
-                )
+            copy = svc_p.duplicate_question(
+                session=session, owner_id=facilitator.id, question_id=question_id
             )
-    except svc_p.EditError:
-        raise HTTPException(status_code=422) from None
+    except Refused as refused:
+        with svc.db.session() as session:
+            question = svc_p.get_question(
+                session=session, owner_id=facilitator.id, question_id=question_id
+            )
+            return _editor(request, facilitator, session, question.presentation_id, refused)
     svc.changed(copy.presentation_id)
-    return see_other(f"/manage/presentations/{copy.presentation_id}#question-{copy.id}")
+    return _back_to(copy.presentation_id, copy.id)
 
 
 @router.post("/questions/{question_id}/delete")
 def delete_question(question_id: int, facilitator: CsrfFacilitator, svc: ServicesDep) -> Response:
     with svc.db.write_session() as session:
-        presentation_id = _owned(
-            lambda: svc_p.delete_question(
-                session=session, owner_id=facilitator.id, question_id=question_id
-            )
+        presentation_id = svc_p.delete_question(
+            session=session, owner_id=facilitator.id, question_id=question_id
         )
     svc.changed(presentation_id)
     return see_other(f"/manage/presentations/{presentation_id}")

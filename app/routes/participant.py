@@ -29,10 +29,10 @@ from app.web import (
     SessionDep,
     blocking,
     client_ip,
+    form_values,
     fragment,
     is_htmx,
     page,
-    public_base,
     see_other,
 )
 
@@ -100,7 +100,6 @@ def _join_page(
         status_code=status,
         code=code[:MAX_CODE],
         error=error,
-        base_url=public_base(request, svc.settings),
     )
     if status == 429:
         ip = client_ip(request)
@@ -177,7 +176,7 @@ def _stage_page(
     st = stage(session=session, presentation_id=presentation_id, with_results=False)
     if st is None:  # deleted meanwhile
         return _join_page(request, svc, "", 404, UNKNOWN_CODE)
-    ctx = stage_context(st, svc.settings, svc.hub)
+    ctx = stage_context(st, svc.hub)
     if answer is None and st.question is not None and token is not None:
         answer = _my_answer(session, st.question.id or 0, presentation_id, token)
     ctx.update(
@@ -219,10 +218,7 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
         form = await request.form(max_fields=64, max_files=0, max_part_size=16 * 1024)
     except ClientDisconnect:  # the phone gave up (lost wifi); it retries with the same key
         return Response(status_code=400)
-    values: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(key, []).append(value)
+    values = form_values(form)
 
     current = await svc.stages.by_code(code) if len(code) <= MAX_CODE else None
     if current is None:
@@ -308,9 +304,7 @@ async def _take_vote(
     outcome = await take_vote(
         stage=current, token=token, values=values, ballot_box=svc.ballot_box, limits=svc.limits
     )
-    if outcome.error is None:
-        return outcome, None
-    return outcome, i18n.translate(current.language, outcome.error, **outcome.params)
+    return outcome, outcome.refused.text(current.language) if outcome.refused else None
 
 
 _KEY_SLOT = "CLIENT-KEY-SLOT"

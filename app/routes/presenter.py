@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.live.fragments import stage_context
-from app.services import NotFound, control
+from app.services import control
 from app.services.control import Move
 from app.services.presentations import get_presentation, normalise_code
 from app.web import (
@@ -35,61 +35,13 @@ def presenter(
     session: SessionDep,
     svc: ServicesDep,
 ) -> HTMLResponse:
-    try:
-        get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
-    except NotFound:
-        raise HTTPException(status_code=404) from None
+    get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
     st = control.stage(session=session, presentation_id=presentation_id, with_results=True)
     assert st is not None
-    ctx = stage_context(st, svc.settings, svc.hub)
+    ctx = stage_context(st, svc.hub)
     ctx.update(version=0, csrf=facilitator.auth.csrf_token)
     ctx["base_url"] = public_base(request, svc.settings)
     return page(request, "present.html", st.presentation.language, **ctx)
-
-
-def _control(
-    request: Request,
-    form: dict[str, list[str]],
-    presentation_id: int,
-    facilitator: CsrfFacilitator,
-    svc: ServicesDep,
-    action: str,
-) -> Response:
-    value = form.get("to", form.get("value", [""]))[0]
-    try:
-        with svc.db.write_session() as session:
-            if action == "move":
-                target: Move | int
-                if value in {m.value for m in Move}:
-                    target = Move(value)
-                elif value.isdigit():
-                    target = int(value)
-                else:
-                    raise HTTPException(status_code=422, detail="unknown move")
-                control.move(
-                    session=session,
-                    owner_id=facilitator.id,
-                    presentation_id=presentation_id,
-                    to=target,
-                )
-            elif action == "voting":
-                control.set_voting(
-                    session=session,
-                    owner_id=facilitator.id,
-                    presentation_id=presentation_id,
-                    is_open=value == "open",
-                )
-            else:
-                control.set_results_visible(
-                    session=session,
-                    owner_id=facilitator.id,
-                    presentation_id=presentation_id,
-                    visible=value == "show",
-                )
-    except NotFound:
-        raise HTTPException(status_code=404) from None
-    svc.changed(presentation_id)
-    return done(request, f"/present/{presentation_id}")
 
 
 @router.post("/present/{presentation_id}/move")
@@ -100,7 +52,21 @@ def move(
     svc: ServicesDep,
     form: FormDep,
 ) -> Response:
-    return _control(request, form, presentation_id, facilitator, svc, "move")
+    """To the next, previous or first question, or to one by its id."""
+    value = form.get("to", [""])[0]
+    target: Move | int
+    if value in {m.value for m in Move}:
+        target = Move(value)
+    elif value.isdigit() and len(value) < 12:
+        target = int(value)
+    else:
+        raise HTTPException(status_code=422, detail="unknown move")
+    with svc.db.write_session() as session:
+        control.move(
+            session=session, owner_id=facilitator.id, presentation_id=presentation_id, to=target
+        )
+    svc.changed(presentation_id)
+    return done(request, f"/present/{presentation_id}")
 
 
 @router.post("/present/{presentation_id}/voting")
@@ -111,7 +77,16 @@ def voting(
     svc: ServicesDep,
     form: FormDep,
 ) -> Response:
-    return _control(request, form, presentation_id, facilitator, svc, "voting")
+    """Open (value=open) or close voting on the current question."""
+    with svc.db.write_session() as session:
+        control.set_voting(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            is_open=form.get("value", [""])[0] == "open",
+        )
+    svc.changed(presentation_id)
+    return done(request, f"/present/{presentation_id}")
 
 
 @router.post("/present/{presentation_id}/results")
@@ -122,7 +97,16 @@ def results(
     svc: ServicesDep,
     form: FormDep,
 ) -> Response:
-    return _control(request, form, presentation_id, facilitator, svc, "results")
+    """Show (value=show) or hide the current question's results on the projector."""
+    with svc.db.write_session() as session:
+        control.set_results_visible(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            visible=form.get("value", [""])[0] == "show",
+        )
+    svc.changed(presentation_id)
+    return done(request, f"/present/{presentation_id}")
 
 
 @lru_cache(maxsize=256)

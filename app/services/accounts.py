@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete, select
 
+from app.errors import Refused
 from app.models import AuthSession, User, utcnow
 
 # Argon2id with the library's defaults (m=64 MiB, t=3, p=4): above OWASP's minimum.
@@ -19,12 +20,8 @@ _DUMMY_HASH = _hasher.hash("stemlab-dummy-password")
 MIN_PASSWORD = 10
 
 
-class AccountError(ValueError):
-    """An account that cannot be created as asked; `message` is a msgid."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class AccountError(Refused):
+    """An account that cannot be created as asked."""
 
 
 def hash_password(password: str) -> str:

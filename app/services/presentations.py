@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from app.errors import Refused
 from app.models import Ballot, BallotItem, Language, Presentation, Question, utcnow
 from app.questions import get_type
 from app.questions.text import clean_text
@@ -19,13 +19,8 @@ MAX_TITLE = 200
 MAX_QUESTIONS = 100
 
 
-class EditError(ValueError):
-    """An edit the facilitator must correct; `message` is a msgid."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
+class EditError(Refused):
+    """An edit the facilitator must correct."""
 
 
 def new_join_code(session: Session) -> str:
@@ -233,17 +228,18 @@ def update_question(
     return question
 
 
-def move_question(*, session: Session, owner_id: int, question_id: int, offset: int) -> None:
+def move_question(*, session: Session, owner_id: int, question_id: int, offset: int) -> Question:
     """Swap a question with its neighbour (offset -1: up, +1: down)."""
     question = get_question(session=session, owner_id=owner_id, question_id=question_id)
     questions = questions_of(session=session, presentation_id=question.presentation_id)
     index = next(i for i, q in enumerate(questions) if q.id == question.id)
     target = index + offset
     if not 0 <= target < len(questions):
-        return
+        return question
     questions[index], questions[target] = questions[target], questions[index]
     _renumber(session, questions)
     _touch_id(session, question.presentation_id)
+    return question
 
 
 def duplicate_question(*, session: Session, owner_id: int, question_id: int) -> Question:
