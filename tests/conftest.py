@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.models import Presentation, Question
+from app.questions import get_type
 from app.services import accounts
 from app.services.presentations import add_question, create_presentation, update_question
+from app.services.votes import VoteCommand, VoteStatus, record_votes
 
 PASSWORD = "correct horse battery"
 BASE = "http://testserver"
@@ -129,3 +132,36 @@ def all_routes(app) -> list[tuple[str, set[str]]]:
         for ctx in iter_route_contexts(app.routes)
         if ctx.path is not None
     ]
+
+
+_vote_keys = itertools.count()
+
+
+def make_current(db: Database, question: Question) -> None:
+    """Make `question` the current one of its presentation (as presenting does)."""
+    with db.write_session() as session:
+        presentation = session.get(Presentation, question.presentation_id)
+        assert presentation is not None
+        presentation.current_question_id = question.id
+        session.add(presentation)
+
+
+def vote_command(
+    question: Question, participant: str, form: dict[str, list[str]], key: str | None = None
+) -> VoteCommand:
+    """A validated vote of `participant` (any name) with the question type's form fields."""
+    return VoteCommand(
+        presentation_id=question.presentation_id,
+        question_id=question.id or 0,
+        token_hash=f"token-{participant}",
+        client_key=key or f"key-{next(_vote_keys)}",
+        answer=get_type(question.kind).parse_answer(question.config, form),
+    )
+
+
+def cast(db: Database, question: Question, participant: str, form: dict[str, list[str]]) -> None:
+    """Record one vote through the ballot box's own function; it must be saved."""
+    with db.write_session() as session:
+        assert record_votes(session, [vote_command(question, participant, form)]) == [
+            VoteStatus.SAVED
+        ]

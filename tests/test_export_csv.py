@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import csv
 import io
-import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -20,10 +19,15 @@ from app.db import Database
 from app.models import BallotItem, Participant, Presentation, Question
 from app.questions import get_type
 from app.services.export import csv_chunks, export_rows, neutralise
-from app.services.votes import VoteCommand, VoteStatus, record_votes
-from tests.conftest import Facilitator, make_presentation, make_question, make_user
-
-_keys = itertools.count()
+from app.services.votes import VoteCommand, record_votes
+from tests.conftest import (
+    Facilitator,
+    cast,
+    make_current,
+    make_presentation,
+    make_question,
+    make_user,
+)
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_EN = [
@@ -145,24 +149,8 @@ def test_csv_streams_in_chunks_without_losing_rows() -> None:
 # --- every vote of a presentation ----------------------------------------------------------
 
 
-def make_current(db: Database, question: Question) -> None:
-    with db.write_session() as session:
-        presentation = session.get(Presentation, question.presentation_id)
-        assert presentation is not None
-        presentation.current_question_id = question.id
-        session.add(presentation)
-
-
 def vote(db: Database, question: Question, participant: str, form: dict) -> None:
-    command = VoteCommand(
-        presentation_id=question.presentation_id,
-        question_id=question.id or 0,
-        token_hash=f"token-{participant}",
-        client_key=f"key-{next(_keys)}",
-        answer=get_type(question.kind).parse_answer(question.config, form),
-    )
-    with db.write_session() as session:
-        assert record_votes(session, [command]) == [VoteStatus.SAVED]
+    cast(db, question, participant, form)
 
 
 def ids(question: Question, field: str) -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,10 +10,13 @@ from app.db import Database
 from app.models import Presentation, Question
 from app.questions.base import AnswerError, ConfigError
 from app.questions.choice import TYPE
-from app.services.votes import VoteCommand, VoteStatus, record_votes
-from tests.conftest import make_presentation, make_question, make_user
-
-_keys = itertools.count()
+from tests.conftest import (
+    cast,
+    make_current,
+    make_presentation,
+    make_question,
+    make_user,
+)
 
 THREE = {
     "options": [
@@ -33,27 +34,10 @@ def config_form(options: str, **fields: str) -> dict[str, list]:
     return {"options": [options], **{k: [v] for k, v in fields.items()}}
 
 
-def make_current(db: Database, question: Question) -> None:
-    with db.write_session() as session:
-        presentation = session.get(Presentation, question.presentation_id)
-        assert presentation is not None
-        presentation.current_question_id = question.id
-        session.add(presentation)
-
-
 def vote(db: Database, question: Question, participant: str, *labels: str) -> None:
     """Vote for options by label (ids of edited questions are not simply o1, o2, ...)."""
     ids = {o["label"]: o["id"] for o in question.config["options"]}
-    answer = TYPE.parse_answer(question.config, {"option": [ids[label] for label in labels]})
-    command = VoteCommand(
-        presentation_id=question.presentation_id,
-        question_id=question.id or 0,
-        token_hash=f"token-{participant}",
-        client_key=f"key-{next(_keys)}",
-        answer=answer,
-    )
-    with db.write_session() as session:
-        assert record_votes(session, [command]) == [VoteStatus.SAVED]
+    cast(db, question, participant, {"option": [ids[label] for label in labels]})
 
 
 def tally(db: Database, question: Question):

@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.db import Database
-from app.models import BallotItem, Presentation, Question
+from app.models import BallotItem, Question
 from app.questions.base import AnswerError, ConfigError
 from app.questions.open_text import TYPE
 from app.questions.text import clean_text
 from app.services.votes import VoteCommand, VoteStatus, record_votes
-from tests.conftest import make_presentation, make_question, make_user
-
-_keys = itertools.count()
+from tests.conftest import (
+    cast,
+    make_current,
+    make_presentation,
+    make_question,
+    make_user,
+    vote_command,
+)
 
 CONFIG = {"max_length": 280}
 TOO_LONG = "Your answer can have at most %(n)s characters."
 
 
-def make_current(db: Database, question: Question) -> None:
-    with db.write_session() as session:
-        presentation = session.get(Presentation, question.presentation_id)
-        assert presentation is not None
-        presentation.current_question_id = question.id
-        session.add(presentation)
-
-
 def command(question: Question, participant: str, text: str) -> VoteCommand:
-    return VoteCommand(
-        presentation_id=question.presentation_id,
-        question_id=question.id or 0,
-        token_hash=f"token-{participant}",
-        client_key=f"key-{next(_keys)}",
-        answer=TYPE.parse_answer(question.config, {"text": [text]}),
-    )
+    return vote_command(question, participant, {"text": [text]})
 
 
 def vote(db: Database, question: Question, participant: str, text: str) -> None:
-    with db.write_session() as session:
-        assert record_votes(session, [command(question, participant, text)]) == [VoteStatus.SAVED]
+    cast(db, question, participant, {"text": [text]})
 
 
 def shown(db: Database, question: Question) -> tuple[int, list[str]]:

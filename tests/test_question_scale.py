@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.db import Database
 from app.i18n import current_language
-from app.models import BallotItem, Presentation, Question
+from app.models import BallotItem, Question
 from app.questions.base import AnswerError, ConfigError
 from app.questions.scale import TYPE
-from app.services.votes import VoteCommand, VoteStatus, record_votes
-from tests.conftest import make_presentation, make_question, make_user
-
-_keys = itertools.count()
+from tests.conftest import (
+    cast,
+    make_current,
+    make_presentation,
+    make_question,
+    make_user,
+)
 
 CONFIG = {
     "statements": [{"id": "s1", "label": "Samenwerking"}, {"id": "s2", "label": "Communicatie"}],
@@ -33,27 +34,11 @@ def config_form(statements: str, **fields: str) -> dict[str, list]:
     return {"statements": [statements], **{k: [v] for k, v in fields.items()}}
 
 
-def make_current(db: Database, question: Question) -> None:
-    with db.write_session() as session:
-        presentation = session.get(Presentation, question.presentation_id)
-        assert presentation is not None
-        presentation.current_question_id = question.id
-        session.add(presentation)
-
-
 def vote(db: Database, question: Question, participant: str, **ratings: str) -> None:
     """Rate statements by label: vote(db, q, "ans", Samenwerking="4")."""
     ids = {s["label"]: s["id"] for s in question.config["statements"]}
     form = {f"s-{ids[label]}": [value] for label, value in ratings.items()}
-    command = VoteCommand(
-        presentation_id=question.presentation_id,
-        question_id=question.id or 0,
-        token_hash=f"token-{participant}",
-        client_key=f"key-{next(_keys)}",
-        answer=TYPE.parse_answer(question.config, form),
-    )
-    with db.write_session() as session:
-        assert record_votes(session, [command]) == [VoteStatus.SAVED]
+    cast(db, question, participant, form)
 
 
 def rows_by_label(db: Database, question: Question) -> tuple[int, dict[str, dict]]:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.db import Database
-from app.models import BallotItem, Presentation, Question
+from app.models import BallotItem, Question
 from app.questions.base import AnswerError, ConfigError
 from app.questions.text import word_key
 from app.questions.wordcloud import TYPE
 from app.services.votes import VoteCommand, VoteStatus, record_votes
-from tests.conftest import make_presentation, make_question, make_user
-
-_keys = itertools.count()
+from tests.conftest import (
+    cast,
+    make_current,
+    make_presentation,
+    make_question,
+    make_user,
+)
 
 CONFIG = {"max_entries": 3, "max_length": 25}
 AT_LEAST_ONE = "Enter at least one word."
@@ -25,24 +27,8 @@ TOO_LONG = "Each entry can have at most %(n)s characters."
 TWICE = "You entered the same word twice."
 
 
-def make_current(db: Database, question: Question) -> None:
-    with db.write_session() as session:
-        presentation = session.get(Presentation, question.presentation_id)
-        assert presentation is not None
-        presentation.current_question_id = question.id
-        session.add(presentation)
-
-
 def vote(db: Database, question: Question, participant: str, *words: str) -> None:
-    command = VoteCommand(
-        presentation_id=question.presentation_id,
-        question_id=question.id or 0,
-        token_hash=f"token-{participant}",
-        client_key=f"key-{next(_keys)}",
-        answer=TYPE.parse_answer(question.config, {"word": list(words)}),
-    )
-    with db.write_session() as session:
-        assert record_votes(session, [command]) == [VoteStatus.SAVED]
+    cast(db, question, participant, {"word": list(words)})
 
 
 def tally(db: Database, question: Question):

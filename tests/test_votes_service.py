@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +21,14 @@ from app.services.votes import (
     participant_t,
     record_votes,
 )
-from tests.conftest import Facilitator, make_presentation, make_question, make_user
+from tests.conftest import (
+    Facilitator,
+    make_current,
+    make_presentation,
+    make_question,
+    make_user,
+    vote_command,
+)
 
 SAVED, REPLAYED, CONFLICT, CLOSED = (
     VoteStatus.SAVED,
@@ -29,7 +36,6 @@ SAVED, REPLAYED, CONFLICT, CLOSED = (
     VoteStatus.CONFLICT,
     VoteStatus.CLOSED,
 )
-_keys = itertools.count()
 
 
 def new_question(
@@ -45,14 +51,6 @@ def new_question(
     return question
 
 
-def make_current(db: Database, question: Question) -> None:
-    with db.write_session() as session:
-        presentation = session.get(Presentation, question.presentation_id)
-        assert presentation is not None
-        presentation.current_question_id = question.id
-        session.add(presentation)
-
-
 def command(
     question: Question,
     participant: str,
@@ -61,13 +59,10 @@ def command(
     presentation_id: int | None = None,
 ) -> VoteCommand:
     ids = {o["label"]: o["id"] for o in question.config["options"]}
-    return VoteCommand(
-        presentation_id=question.presentation_id if presentation_id is None else presentation_id,
-        question_id=question.id or 0,
-        token_hash=f"token-{participant}",
-        client_key=key or f"key-{next(_keys)}",
-        answer=CHOICE.parse_answer(question.config, {"option": [ids[lb] for lb in labels]}),
-    )
+    made = vote_command(question, participant, {"option": [ids[lb] for lb in labels]}, key)
+    if presentation_id is None:
+        return made
+    return dataclasses.replace(made, presentation_id=presentation_id)
 
 
 def record(db: Database, *commands: VoteCommand) -> list[VoteStatus]:
