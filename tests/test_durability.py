@@ -153,3 +153,19 @@ async def test_fifty_identical_submissions_from_one_phone_count_once(tmp_path):
             statuses = await asyncio.gather(*(submit() for _ in range(50)))
     assert set(statuses) == {200}
     assert _ballot_keys(database) == ["same"]
+
+
+async def test_an_oversized_socket_message_is_refused_by_the_server(tmp_path):
+    """`stemlab serve` caps phone-socket messages (a vote form is a few hundred bytes)."""
+    database = tmp_path / "stemlab.db"
+    with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
+        code, _, _ = _present(server)
+        url = server.url.replace("http", "ws") + f"/ws/p/{code}"
+        async with websockets.connect(url, origin=server.url) as phone:
+            await phone.recv()
+            await phone.send("x" * 20_000)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(10):
+                    while True:
+                        await phone.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

@@ -203,3 +203,41 @@ def test_a_new_option_never_inherits_the_votes_of_a_removed_one(client, db):
     assert ids["X"] != c_id
     frame = client.get(f"/present/{presentation.id}").text
     assert re.findall(r'bar-count"><strong>(\d+)', frame) == ["0", "0", "0"]
+
+
+def test_titles_lose_control_and_bidi_characters(client, db):
+    owner = make_user(db)
+    csrf = login(client, owner.email)
+    response = client.post(
+        "/manage/presentations",
+        data={
+            "csrf_token": csrf,
+            "title": "Par\u202eticipatie\u200blab\x00  2026",
+            "language": "nl",
+        },
+        follow_redirects=False,
+    )
+    presentation_id = int(response.headers["location"].rsplit("/", 1)[1])
+    with db.session() as session:
+        saved = session.get(Presentation, presentation_id)
+        assert saved is not None and saved.title == "Participatielab 2026"
+
+
+def test_join_address_and_qr_follow_the_projector_address_without_public_url(settings, db):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    owner = make_user(db)
+    presentation = make_presentation(db, owner)
+    app = create_app(settings.model_copy(update={"public_url": ""}))
+    with TestClient(app, base_url="http://192.168.1.20:8000") as client:
+        login(client, owner.email)
+        page = client.get(f"/present/{presentation.id}").text
+        assert '<strong class="join-url">192.168.1.20:8000</strong>' in page
+        qr = client.get(f"/qr/{presentation.join_code}.svg")
+    from app.routes.presenter import _qr_svg
+
+    # The QR code encodes the join link on the address phones can reach.
+    assert qr.content == _qr_svg(f"http://192.168.1.20:8000/j/{presentation.join_code}")
+    assert qr.content != _qr_svg(f"http://127.0.0.1:8000/j/{presentation.join_code}")

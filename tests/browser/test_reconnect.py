@@ -56,6 +56,7 @@ PHONE = {
 Q_SCALE = "Hoe goed is de samenwerking over de prestatieafspraken?"
 Q_SINGLE = "Zijn de afspraken SMART genoeg?"
 SAVED = translate("nl", "Your vote has been saved")
+NOT_SENT = translate("nl", "Not sent. Check your connection and press Send again.")
 ONLINE = translate("nl", "Connected")
 OFFLINE = translate("nl", "Connecting…")
 
@@ -340,6 +341,23 @@ def test_server_restart_mid_session(
     phones = [phone_a, phone_b]
     expect_phones_online(projector, 2)
 
+    # The phones follow a change (their stage is now newer than the page they loaded) ...
+    projector.page.keyboard.press("ArrowRight")
+    for phone in phones:
+        follows(phone, Q_SINGLE)
+    projector.page.keyboard.press("ArrowLeft")
+    for phone in phones:
+        follows(phone, Q_SCALE)
+    # ... and phone B ticks an answer without sending it. Reconnecting must not wipe it: the
+    # page reconnects saying which version it shows, so the server sends no copy of it.
+    unsent = (
+        phone_b.page.locator("fieldset.scale")
+        .first.locator("label.scale-point")
+        .filter(has_text=re.compile(r"^\s*3\s*$"))
+    )
+    unsent.tap()
+    expect(unsent.locator("input")).to_be_checked()
+
     # Phone A answers before the restart.
     rate_and_send(phone_a, 4)
     expect(projector.page.locator("#response-count strong")).to_have_text("1")
@@ -383,6 +401,7 @@ def test_server_restart_mid_session(
     expect_phones_online(projector, 2)
     expect(phone_a.page.locator("#vote-status .saved-text")).to_be_visible()
     expect(phone_b.page.locator("#vote-status .saved")).to_be_hidden()
+    expect(unsent.locator("input")).to_be_checked()
 
     # The restarted server takes votes from the page that was open before it.
     rate_and_send(phone_b, 2)
@@ -424,12 +443,28 @@ def test_phone_offline_while_the_question_changes(
     phone_b = join(page_b, "phone B", server)
     expect_phones_online(projector, 2)
 
-    # Phone B's network goes: the server drops it, new connections fail, the page notices.
+    # Phone B's network goes: the browser says so, and the page shows it at once, before
+    # any socket has noticed.
+    contexts["phone B"].set_offline(True)
+    expect_disconnected(phone_b)
+    # The server drops it and the page's socket closes too.
     cutter.cut_server_side()
     expect_phones_online(projector, 1)
-    contexts["phone B"].set_offline(True)
     cutter.cut_page_side()
     expect_disconnected(phone_b)
+
+    # A vote while offline is posted as a form (the socket is down), cannot go, and the phone
+    # says so instead of pretending it was saved; nothing is counted.
+    for index in range(4):
+        phone_b.page.locator("fieldset.scale").nth(index).locator("label.scale-point").first.tap()
+    phone_b.page.locator("form.vote button[type=submit]").tap()
+    expect(phone_b.page.locator("#vote-status .send-error")).to_be_visible()
+    expect(phone_b.page.locator("#vote-status .send-error")).to_have_text(NOT_SENT)
+    expect(phone_b.page.locator("#vote-status .saved")).to_be_hidden()
+    expect(projector.page.locator("#response-count strong")).to_have_text("0")
+    # The failed post is what this test expects to see logged (by Chromium and by htmx).
+    expected = re.compile(r"ERR_INTERNET_DISCONNECTED|htmx:(sendError|afterRequest)")
+    phone_b.errors = [e for e in phone_b.errors if not expected.search(e)]
 
     # The facilitator moves on; phone A follows, phone B cannot.
     projector.page.keyboard.press("ArrowRight")

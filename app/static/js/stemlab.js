@@ -125,7 +125,7 @@
     event.stopImmediatePropagation();
     window.htmx.ajax("POST", form.getAttribute("action"), {
       source: form, target: "#vote-status", swap: "outerHTML"
-    });
+    }).catch(function () { /* shown by the htmx:sendError handler below */ });
   }, true);
 
   // A vote confirmed over the socket: remember it like one confirmed over HTTP.
