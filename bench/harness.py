@@ -771,11 +771,7 @@ class Bench:
         tokens = [f"su{i:030d}" for i in range(n)]
         self.ballots_known = self.ballots_in_db()
         frames_from = len(self.frames)
-        profiler = self.start_profiler(seconds)
-        out = await self.paced(tokens, rate, seconds + 30)
-        if profiler is not None:
-            await asyncio.to_thread(profiler.wait, 30)
-        await asyncio.sleep(1.0)
+        out = await self.profiled(seconds, self.paced(tokens, rate, seconds + 30))
         elapsed = self.report_sustained(out, n, rate, seconds)
         # Vote to presenter: the first presenter frame whose count covers the ballots known
         # (committed) when the vote was acknowledged; every 10th vote.
@@ -790,11 +786,7 @@ class Bench:
                 missing += 1
                 continue
             delays.append(max(0.0, (frames[j].t - t_ack) * 1000))
-        self.results["vote_to_presenter.p50_ms"] = r1(pct(delays, 0.50))
-        self.results["vote_to_presenter.p99_ms"] = r1(pct(delays, 0.99))
-        self.extra["vote_to_presenter.samples"] = len(delays)
-        self.extra["vote_to_presenter.missing"] = missing
-        self.extra["presenter_frames_per_s_during_sustained"] = round(len(frames) / elapsed, 1)
+        self.report_vote_to_presenter(delays, missing, len(frames) / elapsed)
 
     def report_sustained(self, out: Votes, n: int, rate: float, seconds: float) -> float:
         """Record the sustained scenario's numbers; returns the seconds it took."""
@@ -810,6 +802,24 @@ class Bench:
         self.extra["sustained.exceptions"] = dict(out.exceptions)
         self.extra["sustained.send_delay_p99_ms"] = r1(pct(out.lag_ms, 0.99))
         return elapsed
+
+    def report_vote_to_presenter(
+        self, delays: list[float], missing: int, frames_per_s: float
+    ) -> None:
+        self.results["vote_to_presenter.p50_ms"] = r1(pct(delays, 0.50))
+        self.results["vote_to_presenter.p99_ms"] = r1(pct(delays, 0.99))
+        self.extra["vote_to_presenter.samples"] = len(delays)
+        self.extra["vote_to_presenter.missing"] = missing
+        self.extra["presenter_frames_per_s_during_sustained"] = round(frames_per_s, 1)
+
+    async def profiled(self, seconds: float, votes: Awaitable[Votes]) -> Votes:
+        """Run the votes (py-spy on the server meanwhile, with --profile); let ticks settle."""
+        profiler = self.start_profiler(seconds)
+        out = await votes
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait, 30)
+        await asyncio.sleep(1.0)
+        return out
 
     def start_profiler(self, seconds: float) -> subprocess.Popen[bytes] | None:
         if not (self.args.profile and self.server is not None):
@@ -838,11 +848,7 @@ class Bench:
             wave, index = divmod(i, len(phones))
             plan.append((phones[index], 1 + (wave * 2 + 1) % 5))
         frames_from = len(self.frames)
-        profiler = self.start_profiler(seconds)
-        out = await self.paced_socket(plan, rate, seconds + 30)
-        if profiler is not None:
-            await asyncio.to_thread(profiler.wait, 30)
-        await asyncio.sleep(1.0)
+        out = await self.profiled(seconds, self.paced_socket(plan, rate, seconds + 30))
         elapsed = self.report_sustained(out, n, rate, seconds)
         frames = [f for f in self.frames[frames_from:] if f.question == self.qid and f.dist]
         delays: list[float] = []
@@ -855,11 +861,7 @@ class Bench:
                 missing += 1
                 continue
             delays.append((shown.t - t_ack) * 1000)
-        self.results["vote_to_presenter.p50_ms"] = r1(pct(delays, 0.50))
-        self.results["vote_to_presenter.p99_ms"] = r1(pct(delays, 0.99))
-        self.extra["vote_to_presenter.samples"] = len(delays)
-        self.extra["vote_to_presenter.missing"] = missing
-        self.extra["presenter_frames_per_s_during_sustained"] = round(len(frames) / elapsed, 1)
+        self.report_vote_to_presenter(delays, missing, len(frames) / elapsed)
 
     async def s_advance(self) -> None:
         lat = await self.stemlab_moves(self.args.rounds)
