@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# How the server is started; the Dockerfile and docker-compose.yml run the same command.
+SERVE_COMMAND = ("python", "-m", "app.cli", "serve")
 
 
 def free_port() -> int:
@@ -59,7 +61,7 @@ def running_server(database: Path, port: int | None = None, **extra: str) -> Ite
     """Start `stemlab serve`, wait until /healthz answers, stop it afterwards."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
+        [sys.executable, *SERVE_COMMAND[1:]],
         cwd=ROOT,
         env=server_env(database, port, **extra),
         stdout=subprocess.PIPE,
