@@ -25,4 +25,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
-CMD ["stemlab", "serve"]
+# `stemlab serve`, spelled as the test suite starts it (tests/server.py, SERVE_COMMAND):
+# apply the migrations, then serve.
+CMD ["python", "-m", "app.cli", "serve"]
