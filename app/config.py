@@ -46,6 +46,17 @@ class Settings(BaseSettings):
         description="Password of the demo facilitator; empty: a random one, printed once at "
         "creation.",
     )
+    redis_url: str = Field(
+        "",
+        description="Redis URL (redis://host:6379/0) through which several workers and hosts "
+        "keep their screens in step; empty: one process, nothing to install. Needed for more "
+        "than one worker. Redis only carries hints: votes never depend on it.",
+    )
+    redis_prefix: str = Field(
+        "stemlab",
+        description="Prefix of the Redis channel; deployments sharing one Redis need different "
+        "prefixes.",
+    )
     writer_batch_max: int = Field(
         512, description="Most votes the ballot box commits in one transaction."
     )

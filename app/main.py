@@ -19,9 +19,10 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.i18n import _l
 from app.live import sockets
+from app.live.bus import Bus, LocalBus, RedisBus
 from app.live.fragments import Fragments
 from app.live.hub import Hub
-from app.live.messages import VotesRecorded
+from app.live.presence import Presence
 from app.live.ticker import Ticker
 from app.middleware import SecurityMiddleware
 from app.routes import auth, export, manage, participant, presenter
@@ -41,7 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
         hub = Hub(outbox_frames=settings.outbox_frames)
-        fragments = Fragments(db, hub)
+        presence = Presence(hub)
+        bus: Bus = (
+            RedisBus(settings.redis_url, settings.redis_prefix, presence)
+            if settings.redis_url
+            else LocalBus()
+        )
+        fragments = Fragments(db, presence)
         ticker = Ticker(
             hub,
             fragments,
@@ -50,9 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         box = BallotBox(
             db,
-            on_committed=lambda changed: ticker.notify(
-                VotesRecorded(pid, qid) for pid, qid in changed
-            ),
+            on_committed=lambda changed: app.state.services.votes_committed(changed),
             batch_max=settings.writer_batch_max,
         )
         app.state.services = Services(
@@ -65,13 +70,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Limits(settings),
             StageCache(db),
             asyncio.get_running_loop(),
+            presence,
+            bus,
         )
         await box.start()
         await ticker.start()
+        await bus.start(app.state.services)
         try:
             yield
         finally:
             await box.stop()
+            await bus.stop()
             await ticker.stop()
             db.dispose()
 

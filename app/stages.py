@@ -74,6 +74,10 @@ class StageCache:
             self._by_code[code] = stage
         return stage
 
+    def clear(self) -> None:
+        """Forget everything (after hints from other workers may have been missed)."""
+        self._by_code.clear()
+
     def invalidate(self, presentation_id: int) -> None:
         for code, stage in list(self._by_code.items()):
             if stage.presentation_id == presentation_id:

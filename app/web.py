@@ -20,9 +20,12 @@ from app import i18n
 from app.ballot_box import BallotBox
 from app.config import Settings
 from app.db import Database
+from app.live import topics
+from app.live.bus import Bus
 from app.live.fragments import Fragments
 from app.live.hub import Hub
-from app.live.messages import PresentationChanged
+from app.live.messages import Message, PresentationChanged, VotesRecorded
+from app.live.presence import Presence
 from app.live.ticker import Ticker
 from app.models import AuthSession, User
 from app.ratelimit import Rate, RateLimiter
@@ -48,9 +51,12 @@ class Services:
     limits: Limits
     stages: StageCache
     loop: asyncio.AbstractEventLoop
+    presence: Presence
+    bus: Bus
 
     def changed(self, presentation_id: int) -> None:
-        """After a committed change to a presentation: drop cached state, push new frames.
+        """After a committed change to a presentation: drop cached state, push new frames here
+        and tell the other workers.
 
         Safe to call from the thread pool: the work is handed to the event loop.
         """
@@ -64,8 +70,37 @@ class Services:
             self.loop.call_soon_threadsafe(self._changed, presentation_id)
 
     def _changed(self, presentation_id: int) -> None:
-        self.stages.invalidate(presentation_id)
-        self.ticker.notify([PresentationChanged(presentation_id)])
+        messages: list[Message] = [PresentationChanged(presentation_id)]
+        self.apply(messages)
+        self.bus.publish(messages)
+
+    def votes_committed(self, changed: set[tuple[int, int]]) -> None:
+        """The ballot box committed votes for these (presentation, question) pairs."""
+        messages: list[Message] = [VotesRecorded(pid, qid) for pid, qid in changed]
+        self.ticker.notify(messages)
+        self.bus.publish(messages)
+
+    def presence_changed(self, presentation_id: int) -> None:
+        """A phone connected to or left this worker."""
+        self.ticker.presence_changed(presentation_id)
+        self.bus.presence_changed(presentation_id)
+
+    # --- news from other workers (app.live.bus.Receiver) --------------------------------
+
+    def apply(self, messages: list[Message]) -> None:
+        for message in messages:
+            if isinstance(message, PresentationChanged):
+                self.stages.invalidate(message.presentation_id)
+        self.ticker.notify(messages)
+
+    def presence_updated(self, presentation_ids: set[int]) -> None:
+        for presentation_id in presentation_ids:
+            self.ticker.presence_changed(presentation_id)
+
+    def resync(self) -> None:
+        self.stages.clear()
+        followed = {topics.presentation_of(t) for t in self.hub.topic_names()}
+        self.ticker.notify(PresentationChanged(pid) for pid in followed if pid is not None)
 
 
 class Limits:

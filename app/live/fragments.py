@@ -6,14 +6,14 @@ import asyncio
 from typing import Any
 
 from app.db import Database
-from app.live import topics
-from app.live.hub import Frame, Hub
+from app.live.hub import Frame
+from app.live.presence import Presence
 from app.questions import get_type
 from app.services.control import Stage, stage
 from app.templating import render_block
 
 
-def stage_context(st: Stage, hub: Hub) -> dict[str, Any]:
+def stage_context(st: Stage, presence: Presence) -> dict[str, Any]:
     """Template context shared by full pages and live frames."""
     question = st.question
     return {
@@ -23,16 +23,16 @@ def stage_context(st: Stage, hub: Hub) -> dict[str, Any]:
         "index": st.index,
         "total": st.total,
         "results": st.results,
-        "connected": hub.count(topics.phones(st.presentation.id or 0)),
+        "connected": presence.count(st.presentation.id or 0),
     }
 
 
 class Fragments:
     """Builds frames from the database; called from a worker thread by the ticker."""
 
-    def __init__(self, database: Database, hub: Hub) -> None:
+    def __init__(self, database: Database, presence: Presence) -> None:
         self._db = database
-        self._hub = hub
+        self._presence = presence
         self._phone_frames: dict[int, Frame] = {}
 
     def presenter_frame(self, presentation_id: int, version: int) -> str | None:
@@ -40,7 +40,7 @@ class Fragments:
             st = stage(session=session, presentation_id=presentation_id, with_results=True)
         if st is None:
             return None
-        ctx = stage_context(st, self._hub)
+        ctx = stage_context(st, self._presence)
         ctx["version"] = version
         return render_block("present.html", "live", st.presentation.language, ctx)
 
@@ -75,7 +75,7 @@ class Fragments:
             st = stage(session=session, presentation_id=presentation_id, with_results=False)
         if st is None:
             return None
-        ctx = stage_context(st, self._hub)
+        ctx = stage_context(st, self._presence)
         ctx.update(
             version=st.presentation.version, answer=None, status=None, error=None, client_key=""
         )

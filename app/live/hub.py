@@ -74,6 +74,10 @@ class Hub:
     def count(self, topic: str) -> int:
         return len(self._topics.get(topic, ()))
 
+    def topic_names(self) -> list[str]:
+        """Topics with at least one subscriber on this worker."""
+        return list(self._topics)
+
     def publish(self, topic: str, frame: Frame) -> int:
         """Queue `frame` for every subscriber of `topic`; drop the ones whose outbox is full."""
         subs = self._topics.get(topic)

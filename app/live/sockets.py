@@ -133,7 +133,7 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
     # Subscribe first, then read the version: a change in between is then seen twice at
     # worst, never missed.
     sub = svc.hub.subscribe(topics.phones(presentation_id))
-    svc.ticker.presence_changed(presentation_id)
+    svc.presence_changed(presentation_id)
     try:
         current = await svc.stages.by_code(code)
         first: Frame | None = None
@@ -151,4 +151,4 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
         await _pump(websocket, sub, first, on_vote)
     finally:
         svc.hub.unsubscribe(sub)
-        svc.ticker.presence_changed(presentation_id)
+        svc.presence_changed(presentation_id)

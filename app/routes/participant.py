@@ -176,7 +176,7 @@ def _stage_page(
     st = stage(session=session, presentation_id=presentation_id, with_results=False)
     if st is None:  # deleted meanwhile
         return _join_page(request, svc, "", 404, UNKNOWN_CODE)
-    ctx = stage_context(st, svc.hub)
+    ctx = stage_context(st, svc.presence)
     if answer is None and st.question is not None and token is not None:
         answer = _my_answer(session, st.question.id or 0, presentation_id, token)
     ctx.update(

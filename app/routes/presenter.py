@@ -38,7 +38,7 @@ def presenter(
     get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
     st = control.stage(session=session, presentation_id=presentation_id, with_results=True)
     assert st is not None
-    ctx = stage_context(st, svc.hub)
+    ctx = stage_context(st, svc.presence)
     ctx.update(version=0, csrf=facilitator.auth.csrf_token)
     ctx["base_url"] = public_base(request, svc.settings)
     return page(request, "present.html", st.presentation.language, **ctx)
