@@ -35,11 +35,21 @@ class Outcome:
     saved: bool = False
     refused: Refused | None = None  # what to tell the participant
     answer: Mapping[str, Any] | None = None
+    replayed: bool = False  # saved earlier: the same submission arrived again
 
     @property
     def changed_question(self) -> bool:
         """The phone shows a question that is no longer current."""
         return self.status_code == 409
+
+    @property
+    def result(self) -> str:
+        """How the vote went in one word, as counted by app.metrics."""
+        if self.saved:
+            return "replayed" if self.replayed else "saved"
+        if self.status_code == 422:
+            return "invalid" if isinstance(self.refused, AnswerError) else "conflict"
+        return {409: "closed", 429: "rate_limited"}.get(self.status_code, "unavailable")
 
 
 def _refuse(status_code: int, message: str) -> Outcome:
@@ -80,7 +90,9 @@ async def take_vote(
     except BallotBoxClosed:
         return _refuse(503, _l("Your vote could not be saved. Please try again."))
     if result in (VoteStatus.SAVED, VoteStatus.REPLAYED):
-        return Outcome(200, saved=True, answer=parsed.answer)
+        return Outcome(
+            200, saved=True, answer=parsed.answer, replayed=result == VoteStatus.REPLAYED
+        )
     if result == VoteStatus.CONFLICT:
         return _refuse(
             422, _l("Something went wrong while sending. Please send your answer again.")

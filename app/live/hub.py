@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
+
+from app.metrics import HubStats
 
 
 class Close(Enum):
@@ -57,6 +60,7 @@ class Hub:
     def __init__(self, outbox_frames: int = 8) -> None:
         self._topics: dict[str, set[Subscriber]] = {}
         self._outbox_frames = outbox_frames
+        self.stats = HubStats()  # read by app.metrics at scrape time
 
     def subscribe(self, topic: str) -> Subscriber:
         # One extra slot, so a Close marker always fits behind a full outbox.
@@ -83,11 +87,13 @@ class Hub:
         subs = self._topics.get(topic)
         if not subs:
             return 0
+        started = time.perf_counter()
         for sub in list(subs):
             if sub.queue.qsize() >= self._outbox_frames:
                 self._end(sub, Close.DROPPED)
             else:
                 sub.queue.put_nowait(frame)
+        self.stats.fanout.observe(time.perf_counter() - started)
         return len(subs)
 
     def end_topic(self, topic: str, last_frame: str | None) -> None:
@@ -100,6 +106,7 @@ class Hub:
     def _end(self, sub: Subscriber, how: Close) -> None:
         sub.dropped = how is Close.DROPPED
         if how is Close.DROPPED:
+            self.stats.dropped += 1
             while not sub.queue.empty():
                 sub.queue.get_nowait()
         sub.queue.put_nowait(how)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 
 from app.live import topics
 from app.live.fragments import Fragments
 from app.live.hub import Frame, Hub
 from app.live.messages import Message, PresentationChanged, VotesRecorded
+from app.metrics import TickerStats
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class Ticker:
         self._tasks: list[asyncio.Task[None]] = []
         self._wake_presenters = asyncio.Event()
         self._wake_phones = asyncio.Event()
+        self.stats = TickerStats()  # read by app.metrics at scrape time
 
     def notify(self, messages: Iterable[Message]) -> None:
         """Take note of committed changes; nothing is rendered here."""
@@ -78,11 +81,14 @@ class Ticker:
                 continue
             pending = list(dirty)
             dirty.clear()
+            started = time.perf_counter()
             for presentation_id in pending:
                 try:
                     await self._push(presentation_id, presenters)
                 except Exception:
                     log.exception("could not push frame for presentation %s", presentation_id)
+            spent = time.perf_counter() - started
+            (self.stats.presenter if presenters else self.stats.phone).observe(spent)
             await asyncio.sleep(interval)
 
     async def _push(self, presentation_id: int, presenters: bool) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 from starlette.requests import ClientDisconnect
 
-from app import i18n
+from app import i18n, metrics
 from app.i18n import _l
 from app.live.fragments import stage_context
 from app.models import Ballot, Participant, Presentation
@@ -304,6 +304,7 @@ async def _take_vote(
     outcome = await take_vote(
         stage=current, token=token, values=values, ballot_box=svc.ballot_box, limits=svc.limits
     )
+    metrics.count_vote(svc.ballot_box, outcome.result)
     return outcome, outcome.refused.text(current.language) if outcome.refused else None
 
 
