@@ -7,8 +7,15 @@ import getpass
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from app import logs
 from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.services.demo import DemoInfo
+
+log = logging.getLogger("stemlab")
 
 
 def _alembic_ini() -> Path:
@@ -44,6 +51,9 @@ def _seed(settings: Settings) -> None:
     finally:
         db.dispose()
     base = settings.base_url
+    if settings.log_format == "json":
+        _log_start(base, info)
+        return
     print("\nStemlab is starting.", flush=True)
     print(f"  Facilitator:  {base}/login", flush=True)
     if info is not None:
@@ -61,6 +71,22 @@ def _seed(settings: Settings) -> None:
     print(flush=True)
 
 
+def _log_start(base: str, info: DemoInfo | None) -> None:
+    """The start banner as one log line (no password: log lines are kept and shipped)."""
+    fields: dict[str, str] = {"facilitator_url": f"{base}/login"}
+    if info is not None:
+        fields.update(
+            demo_email=info.email, participants_url=f"{base}/j/{info.presentation.join_code}"
+        )
+    log.info("Stemlab is starting", extra=fields)
+    if info is not None and info.password:
+        log.warning(
+            "The demo facilitator got a random password, which JSON logs do not show: "
+            "set one with `stemlab set-password %s`",
+            info.email,
+        )
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -73,6 +99,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=logs.config(settings),
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
         ws_per_message_deflate=False,
@@ -166,11 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # Migrations say what they do only when something goes wrong.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(settings)
 
     if args.command == "serve":
         serve(settings)

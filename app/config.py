@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,11 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto are believed; empty: none (the peer address is used).",
     )
     log_level: str = Field("info", description="Log level of the server (debug, info, warning).")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or as one JSON object per line (time, level, logger, "
+        "message, request).",
+    )
 
     @property
     def base_url(self) -> str:

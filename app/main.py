@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from app import i18n
+from app import i18n, logs
 from app.ballot_box import BallotBox
 from app.config import Settings, get_settings
 from app.db import Database
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(SecurityMiddleware, settings=settings)
+    app.add_middleware(logs.RequestContext)  # outermost: its context covers everything below
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (participant, auth, manage, presenter, export):
         app.include_router(module.router)
