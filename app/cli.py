@@ -105,7 +105,9 @@ def serve(settings: Settings) -> None:
         ws_per_message_deflate=False,
         # Our sockets only listen: anything large a client sends is a mistake or an attack.
         ws_max_size=16 * 1024,
-        timeout_graceful_shutdown=10,
+        # After SIGTERM: the app commits the queued votes first (app/lifecycle.py), then uvicorn
+        # closes the sockets (1012) and gives open requests this long.
+        timeout_graceful_shutdown=settings.shutdown_seconds,
     )
 
 

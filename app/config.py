@@ -92,6 +92,17 @@ class Settings(BaseSettings):
         description="Log lines as text, or as one JSON object per line (time, level, logger, "
         "message, request).",
     )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token Prometheus must send for /metrics; empty: /metrics answers "
+        "only requests made directly from this machine (loopback, not through a proxy).",
+    )
+    shutdown_seconds: int = Field(
+        10,
+        ge=1,
+        description="On SIGTERM, how long queued votes and open requests may take to finish "
+        "before the rest is cut off.",
+    )
 
     @property
     def base_url(self) -> str:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -18,14 +18,16 @@ from app.ballot_box import BallotBox
 from app.config import Settings, get_settings
 from app.db import Database
 from app.i18n import _l
+from app.lifecycle import Lifecycle
 from app.live import sockets
 from app.live.bus import Bus, LocalBus, RedisBus
 from app.live.fragments import Fragments
 from app.live.hub import Hub
 from app.live.presence import Presence
 from app.live.ticker import Ticker
+from app.metrics import Metrics
 from app.middleware import SecurityMiddleware
-from app.routes import auth, export, manage, participant, presenter
+from app.routes import auth, export, manage, ops, participant, presenter
 from app.services import NotFound
 from app.stages import StageCache
 from app.templating import render
@@ -37,6 +39,7 @@ log = logging.getLogger("stemlab")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    lifecycle = Lifecycle(settings.shutdown_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,9 +79,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await box.start()
         await ticker.start()
         await bus.start(app.state.services)
+        lifecycle.serving(app.state.services)
         try:
             yield
         finally:
+            await lifecycle.stopping()  # readiness fails; queued votes are committed first
             await box.stop()
             await bus.stop()
             await ticker.stop()
@@ -93,16 +98,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Nothing here exports OpenTelemetry data; its per-request check cost 9% of a vote.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state.settings = settings
+    app.state.lifecycle = lifecycle
+    app.state.metrics = Metrics(
+        lambda: getattr(app.state, "services", None), lambda: lifecycle.draining
+    )
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.add_middleware(logs.RequestContext)  # outermost: its context covers everything below
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (participant, auth, manage, presenter, export):
+    for module in (ops, participant, auth, manage, presenter, export):
         app.include_router(module.router)
     app.include_router(sockets.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
