@@ -87,15 +87,27 @@ def _log_start(base: str, info: DemoInfo | None) -> None:
         )
 
 
+def check_workers(settings: Settings) -> None:
+    """Refuse a setup that would look fine and show stale screens."""
+    if settings.workers > 1 and not settings.redis_url:
+        raise SystemExit(
+            f"STEMLAB_WORKERS={settings.workers} needs STEMLAB_REDIS_URL: each worker keeps its "
+            "own sockets and only learns about votes and changes made in another worker "
+            "through Redis. Set STEMLAB_REDIS_URL, or keep STEMLAB_WORKERS=1."
+        )
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    check_workers(settings)
     migrate(settings)
     if settings.seed_demo:
         _seed(settings)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

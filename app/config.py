@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long queued votes and open requests may take to finish "
         "before the rest is cut off.",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Server processes (uvicorn workers); more than one needs STEMLAB_REDIS_URL.",
+    )
 
     @property
     def base_url(self) -> str:

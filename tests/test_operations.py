@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import lifecycle
+from app.cli import check_workers
 from app.config import Settings
 from app.live.hub import Frame
 from app.main import create_app
@@ -222,3 +223,13 @@ def test_every_app_has_its_own_registry(settings, db):
     assert b"process_cpu_seconds_total" in first.state.metrics.render()
     names = {family.name for family in prometheus_client.REGISTRY.collect()}
     assert not any(name.startswith("stemlab") for name in names)
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+def test_more_than_one_worker_needs_redis():
+    with pytest.raises(SystemExit, match="STEMLAB_REDIS_URL"):
+        check_workers(Settings(workers=3, redis_url=""))
+    check_workers(Settings(workers=1))
+    check_workers(Settings(workers=3, redis_url="redis://127.0.0.1:6379/0"))

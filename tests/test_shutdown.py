@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +23,8 @@ from app.config import Settings
 from app.db import Database
 from app.models import Ballot, Participant
 from app.voting import participant_key
-from tests.server import running_server
+from tests.redis_server import redis_server
+from tests.server import ROOT, running_server
 
 pytestmark = pytest.mark.slow
 PASSWORD = "een-lang-wachtwoord"
@@ -210,3 +214,47 @@ def test_json_logs_are_one_object_per_line_without_addresses(tmp_path):
     assert all("127.0.0.1:" not in line["message"] for line in access)
     assert any(line["logger"] == "uvicorn.error" for line in lines)
     assert any(line["message"] == "SIGTERM received: draining" for line in lines)
+
+
+def test_several_workers_share_the_port_and_each_drains(tmp_path):
+    database = tmp_path / "stemlab.db"
+    with (
+        redis_server() as redis,
+        running_server(
+            database,
+            STEMLAB_WORKERS="2",
+            STEMLAB_REDIS_URL=redis.url,
+            STEMLAB_REDIS_PREFIX="workers-" + secrets.token_hex(4),
+            STEMLAB_LOG_FORMAT="json",
+            STEMLAB_LOG_LEVEL="info",
+            STEMLAB_SEED_DEMO="false",
+        ) as server,
+    ):
+        for _ in range(20):
+            assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=15)
+        took = time.monotonic() - signalled
+        lines = [json.loads(line) for line in server.text().splitlines() if line.strip()]
+    workers = {
+        line["process"] for line in lines if line["message"] == "Application startup complete."
+    }
+    drained = {line["process"] for line in lines if line["message"] == "SIGTERM received: draining"}
+    assert len(workers) == 2 and drained == workers
+    assert took < 10, f"shutdown took {took:.1f}s"
+
+
+def test_serve_refuses_several_workers_without_redis(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEMLAB_")}
+    env.update(STEMLAB_DATABASE_URL=f"sqlite:///{tmp_path / 'stemlab.db'}", STEMLAB_WORKERS="2")
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "STEMLAB_WORKERS=2 needs STEMLAB_REDIS_URL" in result.stderr
