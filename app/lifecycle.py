@@ -151,7 +151,7 @@ class Lifecycle:
             failing.append("ballot_box")
         if not self.draining and not await self._database_answers(svc.db):
             failing.append("database")
-        if getattr(svc.settings, "redis_url", "") and not _connected(getattr(svc, "bus", None)):
+        if svc.settings.redis_url and not svc.bus.connected:
             failing.append("redis")
         if tuple(failing) != self._reported:  # say it once per change, not once per probe
             self._reported = tuple(failing)
@@ -187,7 +187,3 @@ def _accepting(box: Any) -> bool:
     task = getattr(box, "_task", None)
     accepting = getattr(box, "accepting", getattr(box, "_accepting", False))
     return bool(accepting) and task is not None and not task.done()
-
-
-def _connected(bus: Any) -> bool:
-    return bool(bus is not None and getattr(bus, "connected", False))

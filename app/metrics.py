@@ -230,12 +230,11 @@ class StemlabCollector(Collector):
             "Sockets closed because they fell behind (1013; the client reconnects and resyncs).",
             value=hub_stats.dropped,
         )
-        if getattr(svc.settings, "redis_url", ""):
-            bus = getattr(svc, "bus", None)
+        if svc.settings.redis_url:
             yield GaugeMetricFamily(
                 "stemlab_redis_connected",
                 "1 while the Redis connection that carries hints between workers is up.",
-                value=1 if bus is not None and bus.connected else 0,
+                value=1 if svc.bus.connected else 0,
             )
 
 
