@@ -8,9 +8,11 @@ servers, the listen address, and where nginx keeps its own files. nginx comes fr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -26,6 +28,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.redis_server import SYSTEM_REDIS
 from tests.server import ROOT, Server, free_port, running_server
 from tests.test_durability import PASSWORD, _present, _question_id
 
@@ -306,3 +309,61 @@ async def test_with_tls_at_the_proxy_the_app_knows_its_pages_are_https(tmp_path,
             with pytest.raises(websockets.InvalidStatus):
                 async with phone:
                     pass
+
+
+async def test_any_worker_serves_any_phone_with_plain_round_robin(tmp_path):
+    """Two workers on one database and Redis behind the proxy: no request needs a given worker."""
+    # The proxy does not care which database: here one SQLite file serves both workers
+    # (tests/test_scaleout.py runs two workers on PostgreSQL, without a proxy).
+    database = tmp_path / "stemlab.db"
+    shared = {
+        "STEMLAB_REDIS_URL": SYSTEM_REDIS,
+        "STEMLAB_REDIS_PREFIX": f"stemlab-proxy-{secrets.token_hex(4)}",
+        "STEMLAB_TRUSTED_PROXIES": "127.0.0.1",
+        "STEMLAB_PUBLIC_URL": "",
+    }
+    with (
+        running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD, **shared) as first,
+        running_server(database, STEMLAB_SEED_DEMO="false", **shared) as second,
+        running_nginx(tmp_path / "nginx", [_upstream(first), _upstream(second)]) as proxy,
+    ):
+        through = replace(first, url=proxy)
+        code, presentation_id, session_token = _present(through)
+        question_id = _question_id(through, code)
+        async with contextlib.AsyncExitStack() as stack:
+            screen = await stack.enter_async_context(
+                websockets.connect(
+                    f"{_ws(proxy)}/ws/present/{presentation_id}",
+                    origin=proxy,
+                    additional_headers={"Cookie": f"stemlab_session={session_token}"},
+                )
+            )
+            # Consecutive handshakes alternate between the two workers.
+            phones = [
+                await stack.enter_async_context(
+                    websockets.connect(
+                        f"{_ws(proxy)}/ws/p/{code}",
+                        origin=proxy,
+                        additional_headers={"Cookie": f"stemlab_p={secrets.token_urlsafe(24)}"},
+                    )
+                )
+                for _ in range(6)
+            ]
+            for i, phone in enumerate(phones):
+                await _until(phone, f'name="question_id" value="{question_id}"')
+                vote = {"question_id": question_id, "client_key": f"k{i}", "s-s1": "3"}
+                await phone.send(json.dumps({**vote, "HEADERS": {}}))
+                assert "Je stem is opgeslagen" in await _until(phone, 'id="vote-status"')
+                # Each vote reaches the screen, whichever worker took it and holds the screen.
+                await _until(screen, rf'id="response-count"[^>]*><strong>{i + 1}<')
+            # The facilitator moves on (through either worker): every phone follows.
+            with httpx.Client(base_url=proxy, cookies={"stemlab_session": session_token}) as web:
+                page = web.get("/manage").text
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+                moved = web.post(
+                    f"/present/{presentation_id}/move", data={"csrf_token": csrf, "to": "next"}
+                )
+                assert moved.status_code < 400
+            for phone in phones:
+                frame = await _until(phone, r'name="question_id" value="(\d+)"')
+                assert f'name="question_id" value="{question_id}"' not in frame
