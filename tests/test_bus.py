@@ -126,8 +126,11 @@ def test_counts_of_a_worker_that_went_silent_expire(monkeypatch):
     # A heartbeat replaces what was known of that worker.
     assert presence.update("w1", {4: 9}, full=True) == {4, 5}
     assert (presence.count(4), presence.count(5)) == (10, 0)
+    assert presence.update("w1", {4: 9}, full=True) == set()  # nothing new: nothing to redraw
     now[0] += presence_module.PRESENCE_TTL + 1  # killed: no goodbye, no heartbeat
     assert presence.count(4) == 0
+    assert presence.expire() == {4}  # so the projector is redrawn without them
+    assert presence.expire() == set()
 
 
 def test_the_wire_format_round_trips_and_refuses_garbage():

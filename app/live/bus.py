@@ -234,6 +234,10 @@ class RedisBus:
                     self.channel,
                     encode(self.worker, presence=self._presence.local_counts(), full=True),
                 )
+            # A worker that was killed sends no goodbye: its phones leave when its reports age.
+            expired = self._presence.expire()
+            if expired and self._receiver is not None:
+                self._receiver.presence_updated(expired)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _listen(self) -> None:

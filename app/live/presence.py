@@ -49,16 +49,16 @@ class Presence:
         return self.local(presentation_id) + remote
 
     def update(self, worker: str, counts: dict[int, int], *, full: bool) -> set[int]:
-        """Take a worker's report; returns the presentations whose total may have changed.
+        """Take a worker's report; returns the presentations whose total changed.
 
-        A full report (a heartbeat) replaces everything known of that worker.
+        A full report (a heartbeat) replaces everything known of that worker; one that says
+        what was known already changes nothing (and redraws nothing).
         """
         expires = time.monotonic() + PRESENCE_TTL
         with self._lock:
             known = self._remote.setdefault(worker, {})
-            touched = set(counts)
+            before = {pid: phones for pid, (phones, _) in known.items()}
             if full:
-                touched |= set(known)
                 known.clear()
             for pid, phones in counts.items():
                 if phones > 0:
@@ -67,7 +67,22 @@ class Presence:
                     known.pop(pid, None)
             if not known:
                 del self._remote[worker]
-        return touched
+            after = {pid: phones for pid, (phones, _) in known.items()}
+        return {pid for pid in before.keys() | after.keys() if before.get(pid) != after.get(pid)}
+
+    def expire(self) -> set[int]:
+        """Drop reports that were not renewed in time; returns the presentations they were of."""
+        now = time.monotonic()
+        expired: set[int] = set()
+        with self._lock:
+            for worker, counts in list(self._remote.items()):
+                for pid, (_, expires) in list(counts.items()):
+                    if expires <= now:
+                        del counts[pid]
+                        expired.add(pid)
+                if not counts:
+                    del self._remote[worker]
+        return expired
 
     def forget(self, worker: str) -> set[int]:
         """A worker stopped: its phones are gone (they reconnect to another one)."""
