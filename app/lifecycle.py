@@ -151,8 +151,6 @@ class Lifecycle:
             failing.append("ballot_box")
         if not self.draining and not await self._database_answers(svc.db):
             failing.append("database")
-        if svc.settings.redis_url and not svc.bus.connected:
-            failing.append("redis")
         if tuple(failing) != self._reported:  # say it once per change, not once per probe
             self._reported = tuple(failing)
             if failing:
@@ -160,6 +158,15 @@ class Lifecycle:
             else:
                 log.info("ready")
         return failing
+
+    def degraded(self) -> list[str]:
+        """What works less well without keeping this process from taking votes."""
+        svc = self.services
+        if svc is not None and svc.settings.redis_url and not svc.bus.connected:
+            # Votes never depend on Redis, and with Redis down every worker is: failing
+            # readiness on it would take the whole service out of rotation at once.
+            return ["redis"]
+        return []
 
     async def _database_answers(self, database: Database) -> bool:
         now = time.monotonic()

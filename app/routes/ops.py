@@ -30,9 +30,14 @@ async def readyz(request: Request) -> Response:
     """Readiness: send this process new work (503 with what is not ready, otherwise)."""
     lifecycle: Lifecycle = request.app.state.lifecycle
     failing = await lifecycle.not_ready()
+    degraded = lifecycle.degraded()
     if failing:
-        body = {"status": "not ready", "failing": failing}
+        body: dict[str, object] = {"status": "not ready", "failing": failing}
+        if degraded:
+            body["degraded"] = degraded
         return JSONResponse(body, status_code=503, headers=NO_STORE)
+    if degraded:
+        return JSONResponse({"status": "degraded", "degraded": degraded}, headers=NO_STORE)
     return JSONResponse({"status": "ready"}, headers=NO_STORE)
 
 
