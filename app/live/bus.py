@@ -185,7 +185,7 @@ class RedisBus:
         """Say goodbye (other workers drop our phone counts at once), then stop."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.wait(self._tasks, timeout=2 * REDIS_TIMEOUT_SECONDS)
         if self._publisher is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -193,7 +193,7 @@ class RedisBus:
                     REDIS_TIMEOUT_SECONDS,
                 )
             with contextlib.suppress(Exception):
-                await self._publisher.aclose()
+                await asyncio.wait_for(self._publisher.aclose(), REDIS_TIMEOUT_SECONDS)
 
     def publish(self, messages: Iterable[Message]) -> None:
         """Queue hints of committed changes; sent as soon as the publisher is free."""
@@ -262,10 +262,11 @@ class RedisBus:
                     log.warning("lost Redis (%s); workers keep in step by polling meanwhile", exc)
             finally:
                 self._set_connected(False)
+                # Bounded: a close that waits on a connection stuck mid-read must not hang us.
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await asyncio.wait_for(pubsub.aclose(), REDIS_TIMEOUT_SECONDS)
                 with contextlib.suppress(Exception):
-                    await client.aclose()
+                    await asyncio.wait_for(client.aclose(), REDIS_TIMEOUT_SECONDS)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
