@@ -236,6 +236,25 @@ class StemlabCollector(Collector):
                 "1 while the Redis connection that carries hints between workers is up.",
                 value=1 if svc.bus.connected else 0,
             )
+            stats = getattr(svc.bus, "stats", {})
+            hints = CounterMetricFamily(
+                "stemlab_hints",
+                "Hints between workers over Redis: published, received from other workers, "
+                "and lost because Redis could not be reached (screens then catch up by polling).",
+                labels=["event"],
+            )
+            for event, key in (
+                ("published", "published"),
+                ("received", "received"),
+                ("failed", "publish_failures"),
+            ):
+                hints.add_metric([event], stats.get(key, 0))
+            yield hints
+            yield CounterMetricFamily(
+                "stemlab_redis_subscriptions",
+                "Times the hint channel was subscribed (1 + reconnections after Redis was lost).",
+                value=stats.get("reconnects", 0),
+            )
 
 
 class Metrics:

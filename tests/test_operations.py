@@ -234,3 +234,31 @@ def test_more_than_one_worker_needs_redis():
         check_workers(Settings(workers=3, redis_url=""))
     check_workers(Settings(workers=1))
     check_workers(Settings(workers=3, redis_url="redis://127.0.0.1:6379/0"))
+
+
+def test_hints_between_workers_are_counted(settings, db):
+    from tests.redis_server import SYSTEM_REDIS
+
+    shared = settings.model_copy(
+        update={"redis_url": SYSTEM_REDIS, "redis_prefix": "stemlab-test-" + secrets.token_hex(4)}
+    )
+
+    def until(check) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline, "never happened"
+            time.sleep(0.02)
+
+    with (
+        TestClient(create_app(shared), base_url=BASE) as one,
+        TestClient(create_app(shared), base_url=BASE) as other,
+    ):
+        until(lambda: one.app.state.services.bus.connected)
+        until(lambda: other.app.state.services.bus.connected)
+        _present(one, db)  # moving to a question is a change the other worker must hear of
+        until(lambda: _value(_metrics(other), "stemlab_hints_total", event="received") >= 1)
+        samples = _metrics(one)
+        assert _value(samples, "stemlab_hints_total", event="published") >= 1
+        assert _value(samples, "stemlab_hints_total", event="failed") == 0
+        assert _value(samples, "stemlab_redis_connected") == 1
+        assert _value(samples, "stemlab_redis_subscriptions_total") == 1
