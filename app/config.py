@@ -19,8 +19,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="TCP port the server listens on.")
     database_url: str = Field(
         "sqlite:///var/stemlab.db",
-        description="SQLAlchemy URL of the database; a relative SQLite path is under the "
-        "working directory.",
+        description="SQLAlchemy URL of the database: sqlite:///path (a relative path is under "
+        "the working directory) or postgresql://user:password@host:5432/name (driven by "
+        "psycopg 3; postgresql+psycopg:// is the same).",
     )
     public_url: str = Field(
         "",

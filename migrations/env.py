@@ -7,14 +7,14 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers the tables)
 from app.config import get_settings
-from app.db import make_engine
+from app.db import MIGRATION_LOCK, advisory_lock, is_sqlite, make_engine, normalise_url
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or get_settings().database_url
+    return normalise_url(config.attributes.get("database_url") or get_settings().database_url)
 
 
 def run_migrations_offline() -> None:
@@ -23,7 +23,7 @@ def run_migrations_offline() -> None:
         url=url,
         target_metadata=target_metadata,
         literal_binds=True,
-        render_as_batch=url.startswith("sqlite"),
+        render_as_batch=is_sqlite(url),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -36,9 +36,14 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=settings.database_url.startswith("sqlite"),
+            render_as_batch=is_sqlite(settings.database_url),
         )
         with context.begin_transaction():
+            # Every worker and host runs `stemlab serve`, which migrates first: on PostgreSQL
+            # they take turns (the whole upgrade is one transaction there), so the second one
+            # finds the schema up to date instead of creating the same tables again.
+            # On SQLite, BEGIN IMMEDIATE already makes them take turns.
+            advisory_lock(connection, MIGRATION_LOCK)
             context.run_migrations()
     engine.dispose()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from app.db import DEMO_LOCK, advisory_lock
 from app.models import Presentation, Question, User
 from app.services import accounts
 from app.services.presentations import create_presentation, questions_of
@@ -75,6 +76,9 @@ def _questions() -> list[tuple[str, str, dict[str, object]]]:
 
 def ensure_demo(*, session: Session, email: str, password: str) -> DemoInfo | None:
     """Create the demo facilitator and presentation when there are no accounts at all."""
+    # Several workers or hosts starting on one empty PostgreSQL database: one creates the
+    # demo, the others wait and then find it.
+    advisory_lock(session, DEMO_LOCK)
     if session.exec(select(User.id)).first() is not None:
         user = session.exec(
             select(User).where(User.email == accounts.normalise_email(email))
