@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from app.db import Database
+from app.db import Database, is_retryable
 from app.services.votes import VoteCommand, VoteStatus, record_votes
 
 log = logging.getLogger(__name__)
+
+# How often a batch is run again after a concurrent writer made it fail, and the first pause
+# (doubled each time, randomised) before that.
+RETRIES = 5
+RETRY_PAUSE = 0.005
 
 
 class BallotBoxClosed(RuntimeError):
@@ -29,10 +37,17 @@ class _Pending:
 
 @dataclass
 class Stats:
+    """What the writer has done since it started (written by its thread only)."""
+
     batches: int = 0
     votes: int = 0
     largest_batch: int = 0
     commit_seconds: float = 0.0
+    # exact batch size -> number of batches committed with that many votes
+    batch_sizes: Counter[int] = field(default_factory=Counter)
+    # transactions run again because a concurrent writer (another worker or host) got in the
+    # way: a deadlock, a serialization failure, a unique violation, a lost connection
+    retries: int = 0
 
 
 class BallotBox:
@@ -117,13 +132,33 @@ class BallotBox:
                     log.exception("live notification failed")
 
     def _commit_batch(self, batch: list[_Pending]) -> list[VoteStatus | BaseException]:
+        """Write the batch in one transaction; run it again when a concurrent writer got in
+        the way (the failed transaction is rolled back first: nothing of it stays)."""
         started = time.perf_counter()
-        with Session(self._db.write_engine) as session:
-            statuses = record_votes(session, [p.command for p in batch])
-            session.commit()
+        commands = [p.command for p in batch]
+        attempt = 0
+        while True:
+            try:
+                with Session(self._db.write_engine) as session:
+                    statuses = record_votes(session, commands)
+                    session.commit()
+                break
+            except DBAPIError as exc:
+                if attempt >= RETRIES or not is_retryable(exc):
+                    raise
+                attempt += 1
+                self.stats.retries += 1
+                log.warning(
+                    "batch of %d votes met a concurrent writer (%s); running it again",
+                    len(batch),
+                    type(exc.orig).__name__,
+                )
+                # Spread the writers apart so they do not meet again at once.
+                time.sleep(random.uniform(0, RETRY_PAUSE * 2**attempt))  # noqa: S311
         self.stats.batches += 1
         self.stats.votes += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        self.stats.batch_sizes[len(batch)] += 1
         self.stats.commit_seconds += time.perf_counter() - started
         return list(statuses)
 

@@ -6,8 +6,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.models import (
@@ -22,6 +24,9 @@ from app.models import (
 from app.questions.base import ParsedAnswer
 
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+# Passes over rows that a concurrent writer inserted first: two suffice, unless new pseudonyms
+# keep colliding with ones taken at the same moment.
+_MAX_PASSES = 5
 
 ballot_t = Ballot.__table__  # type: ignore[attr-defined]
 item_t = BallotItem.__table__  # type: ignore[attr-defined]
@@ -58,9 +63,17 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
 
     Commands for the same participant and question are applied in order (in rounds), so the
     last one wins and a retried one is recognised by its client key.
+
+    Other processes may write votes to the same PostgreSQL database at the same time. The
+    transaction locks what it decides on: the presentations and questions it found open (so
+    closing voting waits until this batch commits, and a batch that starts after the close
+    sees it closed), and the ballots it replaces (so two writers take turns deciding on one
+    ballot). A participant or ballot that another writer inserts first is skipped by
+    `ON CONFLICT DO NOTHING` and then decided on as an existing one. What remains (a deadlock,
+    a lost connection) fails the transaction, and the ballot box runs the batch again.
     """
     results: list[VoteStatus | None] = [None] * len(commands)
-    open_questions = _open_questions(session, {c.question_id for c in commands})
+    open_questions = _open_questions(session, commands)
     # Only votes that can count create participants: a refused vote writes nothing.
     participants = _participants(
         session, [c for c in commands if open_questions.get(c.question_id) == c.presentation_id]
@@ -85,35 +98,58 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
     return [r if r is not None else VoteStatus.CLOSED for r in results]
 
 
-def _open_questions(session: Session, question_ids: set[int]) -> dict[int, int]:
-    """question id -> presentation id, for those questions that are current and open."""
-    if not question_ids:
+def _open_questions(session: Session, commands: Sequence[VoteCommand]) -> dict[int, int]:
+    """question id -> presentation id, for the questions that are current and open.
+
+    Locks the rows it reads (FOR SHARE) until the transaction ends: presentations first, then
+    questions, the order in which facilitator actions lock them (services/presentations.py),
+    so the two never wait for each other in a circle. SQLite ignores the locks; its write
+    transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    """
+    if not commands:
         return {}
+    presentation_ids = sorted({c.presentation_id for c in commands})
+    session.execute(
+        sa.select(presentation_t.c.id)
+        .where(presentation_t.c.id.in_(presentation_ids))
+        .order_by(presentation_t.c.id)
+        .with_for_update(read=True)
+    )
     stmt = (
         sa.select(question_t.c.id, question_t.c.presentation_id)
         .join(presentation_t, presentation_t.c.id == question_t.c.presentation_id)
-        .where(question_t.c.id.in_(question_ids))
+        .where(question_t.c.id.in_({c.question_id for c in commands}))
         .where(question_t.c.state == QuestionState.OPEN.value)
         .where(presentation_t.c.current_question_id == question_t.c.id)
+        .order_by(question_t.c.id)
+        .with_for_update(read=True, of=question_t)
     )
     return {qid: pid for qid, pid in session.execute(stmt).all()}
+
+
+def _insert_unless_taken(session: Session, table: sa.Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING: a row that would break a unique constraint is skipped.
+
+    On PostgreSQL a row that a concurrent, uncommitted transaction inserted makes this wait
+    for that transaction; once it has committed the row is skipped (and visible to the next
+    statement), once it has rolled back the row is inserted.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"votes are not written to {dialect} databases")
 
 
 def _participants(session: Session, commands: Sequence[VoteCommand]) -> dict[tuple[int, str], int]:
     """(presentation id, token hash) -> participant id, creating participants as needed."""
     wanted = {(c.presentation_id, c.token_hash) for c in commands}
-    found: dict[tuple[int, str], int] = {}
-    by_presentation: dict[int, list[str]] = {}
-    for pid, token in wanted:
-        by_presentation.setdefault(pid, []).append(token)
-    for pid, tokens in by_presentation.items():
-        stmt = sa.select(participant_t.c.id, participant_t.c.token_hash).where(
-            participant_t.c.presentation_id == pid, participant_t.c.token_hash.in_(tokens)
-        )
-        for part_id, token in session.execute(stmt).all():
-            found[(pid, token)] = part_id
+    found = _find_participants(session, wanted)
     missing = sorted(wanted - found.keys())
-    if missing:
+    for _ in range(_MAX_PASSES):
+        if not missing:
+            break
         now = utcnow()
         names = _unused_pseudonyms(session, missing)
         rows = [
@@ -125,13 +161,34 @@ def _participants(session: Session, commands: Sequence[VoteCommand]) -> dict[tup
             }
             for pid, token in missing
         ]
-        insert = sa.insert(participant_t).returning(
-            participant_t.c.id,
-            participant_t.c.presentation_id,
-            participant_t.c.token_hash,
-            sort_by_parameter_order=True,
+        # Skipped rows: another writer added the same phone first (found below), or took the
+        # pseudonym just now (tried again with another one).
+        insert = _insert_unless_taken(session, participant_t).returning(
+            participant_t.c.id, participant_t.c.presentation_id, participant_t.c.token_hash
         )
         for part_id, pid, token in session.execute(insert, rows).all():
+            found[(pid, token)] = part_id
+        skipped = {key for key in missing if key not in found}
+        if skipped:
+            found.update(_find_participants(session, skipped))
+        missing = sorted(skipped - found.keys())
+    if missing:
+        raise RuntimeError(f"{len(missing)} participants could not be added")
+    return found
+
+
+def _find_participants(
+    session: Session, wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    found: dict[tuple[int, str], int] = {}
+    by_presentation: dict[int, list[str]] = {}
+    for pid, token in wanted:
+        by_presentation.setdefault(pid, []).append(token)
+    for pid, tokens in by_presentation.items():
+        stmt = sa.select(participant_t.c.id, participant_t.c.token_hash).where(
+            participant_t.c.presentation_id == pid, participant_t.c.token_hash.in_(tokens)
+        )
+        for part_id, token in session.execute(stmt).all():
             found[(pid, token)] = part_id
     return found
 
@@ -179,17 +236,29 @@ def _write_round(
         )
         for i in indexes
     }
-    existing: dict[tuple[int, int], tuple[int, str, dict[str, object]]] = {}
-    by_question: dict[int, list[int]] = {}
-    for qid, part_id in keyed.values():
-        by_question.setdefault(qid, []).append(part_id)
-    for qid, part_ids in by_question.items():
-        stmt = sa.select(
-            ballot_t.c.id, ballot_t.c.participant_id, ballot_t.c.client_key, ballot_t.c.answer
-        ).where(ballot_t.c.question_id == qid, ballot_t.c.participant_id.in_(part_ids))
-        for bid, part_id, key, answer in session.execute(stmt).all():
-            existing[(qid, part_id)] = (bid, key, answer)
+    # In the order of arrival: ids follow it, and lists such as the open answers' wall show
+    # the newest first by id. (Two writers inserting the same ballots in crossing orders may
+    # deadlock; PostgreSQL then fails one of them, and the ballot box runs it again.)
+    pending = list(indexes)
+    for _ in range(_MAX_PASSES):
+        if not pending:
+            break
+        pending = _write_pass(session, commands, pending, keyed, statuses)
+    if pending:
+        raise RuntimeError(f"{len(pending)} ballots could not be written")
+    return statuses
 
+
+def _write_pass(
+    session: Session,
+    commands: Sequence[VoteCommand],
+    indexes: list[int],
+    keyed: dict[int, tuple[int, int]],
+    statuses: dict[int, VoteStatus],
+) -> list[int]:
+    """Decide on and write each command; returns those whose ballot another writer inserted
+    meanwhile (to be decided on again, now as an existing ballot)."""
+    existing = _lock_ballots(session, [keyed[i] for i in indexes])
     now = utcnow()
     inserts: list[tuple[int, dict[str, object]]] = []
     updates: list[tuple[int, int]] = []
@@ -220,11 +289,21 @@ def _write_round(
         updates.append((i, bid))
 
     ballot_ids: dict[int, int] = {}
+    again: list[int] = []
     if inserts:
-        insert = sa.insert(ballot_t).returning(ballot_t.c.id, sort_by_parameter_order=True)
-        rows = session.execute(insert, [row for _, row in inserts]).all()
-        for (i, _), (bid,) in zip(inserts, rows, strict=True):
-            ballot_ids[i] = bid
+        insert = _insert_unless_taken(session, ballot_t).returning(
+            ballot_t.c.id, ballot_t.c.question_id, ballot_t.c.participant_id
+        )
+        inserted = {
+            (qid, part_id): bid
+            for bid, qid, part_id in session.execute(insert, [row for _, row in inserts]).all()
+        }
+        for i, _ in inserts:
+            new_id = inserted.get(keyed[i])
+            if new_id is None:  # another writer inserted this ballot first
+                again.append(i)
+            else:
+                ballot_ids[i] = new_id
     if updates:
         session.execute(
             sa.update(ballot_t)
@@ -263,4 +342,30 @@ def _write_round(
         session.execute(sa.insert(item_t), item_rows)
     for i in ballot_ids:
         statuses[i] = VoteStatus.SAVED
-    return statuses
+    return again
+
+
+def _lock_ballots(
+    session: Session, pairs: list[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[int, str, dict[str, object]]]:
+    """(question id, participant id) -> (ballot id, client key, answer) of existing ballots.
+
+    The rows stay locked (FOR UPDATE) until the transaction ends, so another writer deciding
+    on the same ballot waits, then sees what this one wrote.
+    """
+    existing: dict[tuple[int, int], tuple[int, str, dict[str, object]]] = {}
+    by_question: dict[int, list[int]] = {}
+    for qid, part_id in pairs:
+        by_question.setdefault(qid, []).append(part_id)
+    for qid, part_ids in sorted(by_question.items()):
+        stmt = (
+            sa.select(
+                ballot_t.c.id, ballot_t.c.participant_id, ballot_t.c.client_key, ballot_t.c.answer
+            )
+            .where(ballot_t.c.question_id == qid, ballot_t.c.participant_id.in_(part_ids))
+            .order_by(ballot_t.c.id)
+            .with_for_update()
+        )
+        for bid, part_id, key, answer in session.execute(stmt).all():
+            existing[(qid, part_id)] = (bid, key, answer)
+    return existing
