@@ -31,10 +31,19 @@ class Stage:
     results: Results | None = None
 
 
-def _current(session: Session, presentation: Presentation) -> Question | None:
+def _current(session: Session, presentation: Presentation, lock: bool = False) -> Question | None:
     if presentation.current_question_id is None:
         return None
-    question = session.get(Question, presentation.current_question_id)
+    question = (
+        session.get(
+            Question,
+            presentation.current_question_id,
+            with_for_update=True,
+            populate_existing=True,
+        )
+        if lock
+        else session.get(Question, presentation.current_question_id)
+    )
     if question is None or question.presentation_id != presentation.id:
         return None
     return question
@@ -43,7 +52,7 @@ def _current(session: Session, presentation: Presentation) -> Question | None:
 def move(*, session: Session, owner_id: int, presentation_id: int, to: Move | int) -> Presentation:
     """Make another question current (by direction or by id)."""
     presentation = get_presentation(
-        session=session, owner_id=owner_id, presentation_id=presentation_id
+        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
     questions = questions_of(session=session, presentation_id=presentation_id)
     if not questions:
@@ -71,10 +80,12 @@ def move(*, session: Session, owner_id: int, presentation_id: int, to: Move | in
 def _current_owned(
     session: Session, owner_id: int, presentation_id: int
 ) -> tuple[Presentation, Question]:
+    # Locked: a vote batch that found this question open commits before the change does,
+    # and one that starts later sees the change (services/votes.py).
     presentation = get_presentation(
-        session=session, owner_id=owner_id, presentation_id=presentation_id
+        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
-    question = _current(session, presentation)
+    question = _current(session, presentation, lock=True)
     if question is None:
         raise NotFound("question")
     return presentation, question

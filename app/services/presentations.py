@@ -65,9 +65,22 @@ def list_presentations(*, session: Session, owner_id: int) -> list[Presentation]
     return list(session.exec(stmt).all())
 
 
-def get_presentation(*, session: Session, owner_id: int, presentation_id: int) -> Presentation:
-    """The presentation if it belongs to `owner_id`; NotFound otherwise."""
-    presentation = session.get(Presentation, presentation_id)
+def get_presentation(
+    *, session: Session, owner_id: int, presentation_id: int, lock: bool = False
+) -> Presentation:
+    """The presentation if it belongs to `owner_id`; NotFound otherwise.
+
+    `lock`: for a change. The row is read afresh and locked (FOR UPDATE) until the transaction
+    ends, so changes from several workers take turns and none is lost (the version bump of
+    one overwriting another's), and a vote batch that checks the question is open waits for
+    the change or is waited for (services/votes.py). Every change locks its presentation
+    before anything else; SQLite ignores the lock (its write transactions run one at a time).
+    """
+    presentation = (
+        session.get(Presentation, presentation_id, with_for_update=True, populate_existing=True)
+        if lock
+        else session.get(Presentation, presentation_id)
+    )
     if presentation is None or presentation.owner_id != owner_id:
         raise NotFound("presentation")
     return presentation
@@ -91,11 +104,24 @@ def questions_of(*, session: Session, presentation_id: int) -> list[Question]:
     return list(session.exec(stmt).all())
 
 
-def get_question(*, session: Session, owner_id: int, question_id: int) -> Question:
+def get_question(
+    *, session: Session, owner_id: int, question_id: int, lock: bool = False
+) -> Question:
+    """The question if its presentation belongs to `owner_id`; NotFound otherwise.
+
+    `lock`: for a change; locks its presentation (see get_presentation), then the question.
+    """
     question = session.get(Question, question_id)
     if question is None:
         raise NotFound("question")
-    get_presentation(session=session, owner_id=owner_id, presentation_id=question.presentation_id)
+    get_presentation(
+        session=session, owner_id=owner_id, presentation_id=question.presentation_id, lock=lock
+    )
+    if lock:
+        # Read again now that changes wait for us: it may have changed (or gone) meanwhile.
+        question = session.get(Question, question_id, with_for_update=True, populate_existing=True)
+        if question is None:
+            raise NotFound("question")
     return question
 
 
@@ -128,7 +154,7 @@ def update_presentation(
     *, session: Session, owner_id: int, presentation_id: int, title: str, language: str
 ) -> Presentation:
     presentation = get_presentation(
-        session=session, owner_id=owner_id, presentation_id=presentation_id
+        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
     presentation.title = _clean_title(title)
     presentation.language = _language(language)
@@ -140,7 +166,7 @@ def update_presentation(
 
 def delete_presentation(*, session: Session, owner_id: int, presentation_id: int) -> None:
     presentation = get_presentation(
-        session=session, owner_id=owner_id, presentation_id=presentation_id
+        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
     session.delete(presentation)
     session.flush()
@@ -174,7 +200,7 @@ def add_question(
     *, session: Session, owner_id: int, presentation_id: int, kind: str, title: str
 ) -> Question:
     presentation = get_presentation(
-        session=session, owner_id=owner_id, presentation_id=presentation_id
+        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
     try:
         qtype = get_type(kind)
@@ -206,7 +232,7 @@ def update_question(
     form: Mapping[str, Sequence[str]],
 ) -> Question:
     """Save a question's title and type-specific settings (ConfigError/EditError on bad input)."""
-    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id, lock=True)
     qtype = get_type(question.kind)
     # Answer keys that still have votes: a new option must never take one over.
     reserved = list(
@@ -230,7 +256,7 @@ def update_question(
 
 def move_question(*, session: Session, owner_id: int, question_id: int, offset: int) -> Question:
     """Swap a question with its neighbour (offset -1: up, +1: down)."""
-    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id, lock=True)
     questions = questions_of(session=session, presentation_id=question.presentation_id)
     index = next(i for i, q in enumerate(questions) if q.id == question.id)
     target = index + offset
@@ -243,7 +269,7 @@ def move_question(*, session: Session, owner_id: int, question_id: int, offset: 
 
 
 def duplicate_question(*, session: Session, owner_id: int, question_id: int) -> Question:
-    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id, lock=True)
     questions = questions_of(session=session, presentation_id=question.presentation_id)
     if len(questions) >= MAX_QUESTIONS:
         raise EditError("A presentation can have at most %(n)s questions.", n=MAX_QUESTIONS)
@@ -266,7 +292,7 @@ def duplicate_question(*, session: Session, owner_id: int, question_id: int) -> 
 
 def delete_question(*, session: Session, owner_id: int, question_id: int) -> int:
     """Delete a question and its votes; returns its presentation's id."""
-    question = get_question(session=session, owner_id=owner_id, question_id=question_id)
+    question = get_question(session=session, owner_id=owner_id, question_id=question_id, lock=True)
     presentation = session.get(Presentation, question.presentation_id)
     assert presentation is not None
     if presentation.current_question_id == question.id:
@@ -288,7 +314,11 @@ def _renumber(session: Session, questions: list[Question]) -> None:
 
 
 def _touch(presentation: Presentation) -> None:
-    """Note a change: phones and screens compare versions to know their page is outdated."""
+    """Note a change: phones and screens compare versions to know their page is outdated.
+
+    The presentation must have been loaded with `lock=True`, so the increment is not lost to
+    a concurrent one.
+    """
     presentation.updated_at = utcnow()
     presentation.version += 1
 
