@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest chromium bench bench-quick vendor clean
+.PHONY: run test lint typecheck pytest pytest-sqlite pytest-postgresql chromium bench bench-quick vendor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,15 @@ chromium:
 	    apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "The browser tests need Chromium at /usr/bin/chromium (apt-get install chromium)"; exit 1; fi; }
 
-pytest: $(STAMP) chromium
+# The whole suite on SQLite, then again on PostgreSQL; the second run fails at once when the
+# server (STEMLAB_TEST_POSTGRES_URL, by default the local one as user postgres) is not there.
+pytest: pytest-sqlite pytest-postgresql
+
+pytest-sqlite: $(STAMP) chromium
 	$(BIN)/pytest -q
+
+pytest-postgresql: $(STAMP) chromium
+	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest -q
 
 test: lint typecheck pytest
 

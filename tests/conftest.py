@@ -1,4 +1,10 @@
-"""Shared fixtures: a migrated SQLite file per test, the app, clients and factories."""
+"""Shared fixtures: an empty migrated database per test, the app, clients and factories.
+
+The suite runs on SQLite, or with STEMLAB_TEST_DATABASE=postgresql on PostgreSQL
+(tests/databases.py). On SQLite each test gets a fresh file; on PostgreSQL the session
+migrates one database and each test starts with its tables emptied. Tests marked
+`sqlite_only` or `postgresql_only` check what only one of the two has.
+"""
 
 from __future__ import annotations
 
@@ -21,15 +27,71 @@ from app.questions import get_type
 from app.services import accounts
 from app.services.presentations import add_question, create_presentation, update_question
 from app.services.votes import VoteCommand, VoteStatus, record_votes
+from tests.databases import DATABASES, KIND, ON_POSTGRESQL, ON_SQLITE, Emptier, check_server
 
 PASSWORD = "correct horse battery"
 BASE = "http://testserver"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: checks what only SQLite has")
+    config.addinivalue_line("markers", "postgresql_only: checks what only PostgreSQL has")
+    # A database that is not there fails the run at once (never a skip that hides it).
+    problem = check_server()
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {KIND}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if ON_POSTGRESQL and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="SQLite only (this run is on PostgreSQL)"))
+        if ON_SQLITE and item.get_closest_marker("postgresql_only"):
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL only (this run is on SQLite)"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """The PostgreSQL databases the session created go at its end."""
+    yield
+    DATABASES.drop_all()
+
+
+@pytest.fixture(scope="session")
+def _shared_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emptier | None]:
+    """On PostgreSQL: one database for the session, migrated once, emptied before each test."""
+    if not ON_POSTGRESQL:
+        yield None
+        return
+    url = DATABASES.new(tmp_path_factory.getbasetemp())
+    migrate(Settings(database_url=url))
+    emptier = Emptier(url)
+    yield emptier
+    emptier.dispose()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url(tmp_path: Path, _shared_postgresql: Emptier | None) -> str:
+    """The URL of this test's database (migrated and emptied by `db`)."""
+    if _shared_postgresql is not None:
+        return _shared_postgresql.engine.url.render_as_string(hide_password=False)
+    return f"sqlite:///{tmp_path / 'stemlab.db'}"
+
+
+@pytest.fixture
+def new_database(tmp_path: Path) -> str:
+    """The URL of an empty, unmigrated database of this test's own, for server processes."""
+    return DATABASES.new(tmp_path)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path / 'stemlab.db'}",
+        database_url=database_url,
         public_url=BASE,
         seed_demo=False,
         presenter_tick_ms=20,
@@ -38,8 +100,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    migrate(settings)
+def db(settings: Settings, _shared_postgresql: Emptier | None) -> Iterator[Database]:
+    if _shared_postgresql is not None:
+        _shared_postgresql()
+    else:
+        migrate(settings)
     database = Database(settings)
     yield database
     database.dispose()

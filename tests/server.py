@@ -42,10 +42,11 @@ class Server:
         self.process.wait(timeout=10)
 
 
-def server_env(database: Path, port: int, **extra: str) -> dict[str, str]:
+def server_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The caller's environment without their Stemlab settings, plus the server's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEMLAB_")}
     env.update(
-        STEMLAB_DATABASE_URL=f"sqlite:///{database}",
+        STEMLAB_DATABASE_URL=database_url,
         STEMLAB_HOST="127.0.0.1",
         STEMLAB_PORT=str(port),
         STEMLAB_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -57,13 +58,21 @@ def server_env(database: Path, port: int, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(database: Path, port: int | None = None, **extra: str) -> Iterator[Server]:
-    """Start `stemlab serve`, wait until /healthz answers, stop it afterwards."""
+def running_server(
+    database_url: str | Path, port: int | None = None, **extra: str
+) -> Iterator[Server]:
+    """Start `stemlab serve`, wait until /healthz answers, stop it afterwards.
+
+    `database_url`: the `new_database` fixture, so the server runs on the database the
+    suite runs on (a Path is a SQLite file, whatever the suite runs on).
+    """
+    if isinstance(database_url, Path):
+        database_url = f"sqlite:///{database_url}"
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, *SERVE_COMMAND[1:]],
         cwd=ROOT,
-        env=server_env(database, port, **extra),
+        env=server_env(database_url, port, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -12,6 +12,7 @@ from sqlmodel import select
 from app.config import Settings
 from app.db import Database
 from app.models import Presentation, Question, User
+from tests.databases import DATABASES
 from tests.server import ROOT, running_server, server_env
 
 PASSWORD = "een-lang-wachtwoord"
@@ -30,7 +31,8 @@ def _stemlab(database, *args, stdin=None):
 
 
 def test_serve_on_an_empty_database_creates_the_demo_and_prints_how_to_join(tmp_path):
-    database = tmp_path / "var" / "stemlab.db"
+    # On SQLite, in a directory that does not exist yet.
+    database = DATABASES.new(tmp_path / "var")
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
         out = server.text()
         assert f"{server.url}/login" in out
@@ -39,7 +41,7 @@ def test_serve_on_an_empty_database_creates_the_demo_and_prints_how_to_join(tmp_
         page = httpx.get(f"{server.url}/j/{code}", follow_redirects=True)
         assert page.status_code == 200
         assert "Kwaliteit van de prestatieafspraken" in page.text
-    db = Database(Settings(database_url=f"sqlite:///{database}"))
+    db = Database(Settings(database_url=database))
     with db.session() as session:
         presentation = session.exec(select(Presentation)).one()
         kinds = {q.kind for q in session.exec(select(Question))}
@@ -48,20 +50,20 @@ def test_serve_on_an_empty_database_creates_the_demo_and_prints_how_to_join(tmp_
     assert kinds == {"choice", "scale", "wordcloud", "open"}
 
 
-def test_second_start_keeps_data_and_does_not_reseed(tmp_path):
-    database = tmp_path / "stemlab.db"
+def test_second_start_keeps_data_and_does_not_reseed(new_database):
+    database = new_database
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD):
         pass
     with running_server(database) as server:
         assert PASSWORD not in server.text()
-    db = Database(Settings(database_url=f"sqlite:///{database}"))
+    db = Database(Settings(database_url=database))
     with db.session() as session:
         assert len(session.exec(select(Presentation)).all()) == 1
     db.dispose()
 
 
-def test_create_user_and_log_in(tmp_path):
-    database = tmp_path / "stemlab.db"
+def test_create_user_and_log_in(new_database):
+    database = new_database
     assert _stemlab(database, "migrate").returncode == 0
     done = _stemlab(
         database, "create-user", "kees@example.org", "--password-stdin", stdin="geheim-wachtwoord\n"
@@ -73,7 +75,7 @@ def test_create_user_and_log_in(tmp_path):
     assert again.returncode != 0 and "already" in again.stderr
     short = _stemlab(database, "create-user", "x@example.org", "--password-stdin", stdin="kort\n")
     assert short.returncode != 0
-    db = Database(Settings(database_url=f"sqlite:///{database}"))
+    db = Database(Settings(database_url=database))
     with db.session() as session:
         assert [u.email for u in session.exec(select(User))] == ["kees@example.org"]
     db.dispose()
@@ -85,8 +87,8 @@ def test_create_user_and_log_in(tmp_path):
         assert r.status_code == 303
 
 
-def test_export_command_matches_the_download(tmp_path):
-    database = tmp_path / "stemlab.db"
+def test_export_command_matches_the_download(new_database):
+    database = new_database
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
         code = re.search(r"/j/(\d{8})", server.text()).group(1)
         facilitator = httpx.Client(base_url=server.url)

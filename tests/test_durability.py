@@ -37,8 +37,8 @@ def _question_id(server, code: str) -> str:
     return re.search(r'name="question_id" value="(\d+)"', page).group(1)
 
 
-def _ballot_keys(database) -> list[str]:
-    db = Database(Settings(database_url=f"sqlite:///{database}"))
+def _ballot_keys(database: str) -> list[str]:
+    db = Database(Settings(database_url=database))
     with db.session() as session:
         keys = list(session.execute(sa.select(Ballot.client_key)).scalars())
     db.dispose()
@@ -66,8 +66,8 @@ async def _vote_until_killed(server, code: str, question_id: str, acked: list[st
 
 
 @pytest.mark.parametrize("round_", range(3))
-async def test_acknowledged_votes_survive_kill_9(tmp_path, round_):
-    database = tmp_path / "stemlab.db"
+async def test_acknowledged_votes_survive_kill_9(new_database, round_):
+    database = new_database
     acked: list[str] = []
     with running_server(
         database, STEMLAB_DEMO_PASSWORD=PASSWORD, STEMLAB_VOTE_RATE_PER_MINUTE="100000"
@@ -88,8 +88,8 @@ async def test_acknowledged_votes_survive_kill_9(tmp_path, round_):
         pass
 
 
-async def test_a_hall_of_500_phones_is_counted_exactly(tmp_path):
-    database = tmp_path / "stemlab.db"
+async def test_a_hall_of_500_phones_is_counted_exactly(new_database):
+    database = new_database
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
         code, presentation_id, session_token = _present(server)
         question_id = _question_id(server, code)
@@ -134,8 +134,8 @@ async def test_a_hall_of_500_phones_is_counted_exactly(tmp_path):
     assert len(_ballot_keys(database)) == 500
 
 
-async def test_fifty_identical_submissions_from_one_phone_count_once(tmp_path):
-    database = tmp_path / "stemlab.db"
+async def test_fifty_identical_submissions_from_one_phone_count_once(new_database):
+    database = new_database
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
         code, _, _ = _present(server)
         question_id = _question_id(server, code)
@@ -155,9 +155,9 @@ async def test_fifty_identical_submissions_from_one_phone_count_once(tmp_path):
     assert _ballot_keys(database) == ["same"]
 
 
-async def test_an_oversized_socket_message_is_refused_by_the_server(tmp_path):
+async def test_an_oversized_socket_message_is_refused_by_the_server(new_database):
     """`stemlab serve` caps phone-socket messages (a vote form is a few hundred bytes)."""
-    database = tmp_path / "stemlab.db"
+    database = new_database
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
         code, _, _ = _present(server)
         url = server.url.replace("http", "ws") + f"/ws/p/{code}"

@@ -1,8 +1,9 @@
 """Browser fixtures: a real `stemlab serve` on a free port and the system Chromium.
 
-The server is started exactly as in production (`python -m app.cli serve`) on a fresh SQLite
-file with the demo account and presentation. Chromium is the one at /usr/bin/chromium: these
-tests never download a browser, and they fail (never skip) when it is missing.
+The server is started exactly as in production (`python -m app.cli serve`) on a fresh database
+(of the kind the suite runs on) with the demo account and presentation. Chromium is the one at
+/usr/bin/chromium: these tests never download a browser, and they fail (never skip) when it is
+missing.
 """
 
 from __future__ import annotations

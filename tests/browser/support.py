@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Page
 
+from tests.databases import DATABASES
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,20 +71,33 @@ class Server:
     join_code: str = ""
     _reader: threading.Thread | None = None
     workdir: Path | None = None
+    database_url: str = ""
     _log_mode: str = "w"
 
     @classmethod
-    def start(cls, workdir: Path, *, log_name: str = "server.log") -> Server:
-        """Start the server as production does and wait until it answers with a join code."""
+    def start(
+        cls, workdir: Path, *, log_name: str = "server.log", database_url: str | None = None
+    ) -> Server:
+        """Start the server as production does and wait until it answers with a join code.
+
+        Without `database_url`, on a new empty database of the kind the suite runs on.
+        """
         port = free_port()
         log_path = ARTIFACTS / log_name
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        server = cls(f"http://127.0.0.1:{port}", _launch(workdir, port), log_path, workdir=workdir)
+        database_url = database_url or DATABASES.new(workdir)
+        server = cls(
+            f"http://127.0.0.1:{port}",
+            _launch(workdir, port, database_url),
+            log_path,
+            workdir=workdir,
+            database_url=database_url,
+        )
         server._follow()
         return server
 
     def start_again(self) -> None:
-        """Start the stopped server again on the same port with the same database file.
+        """Start the stopped server again on the same port with the same database.
 
         The new process's output replaces `lines` and is appended to the same log file.
         """
@@ -90,7 +105,7 @@ class Server:
             raise RuntimeError("start_again needs a server that was started and then stopped")
         port = urlsplit(self.base_url).port
         assert port is not None
-        self.process = _launch(self.workdir, port)
+        self.process = _launch(self.workdir, port, self.database_url)
         self.lines = []
         self.join_code = ""
         self._log_mode = "a"
@@ -156,13 +171,13 @@ class Server:
             self._reader.join(timeout=5)
 
 
-def _launch(workdir: Path, port: int) -> subprocess.Popen[str]:
+def _launch(workdir: Path, port: int, database_url: str) -> subprocess.Popen[str]:
     """`python -m app.cli serve` in `workdir`, its output (stdout and stderr) in one pipe."""
     # The working directory is a temporary one, so a developer's .env is not read.
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
         cwd=workdir,
-        env=server_env(workdir, port),
+        env=server_env(database_url, port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -172,11 +187,11 @@ def _launch(workdir: Path, port: int) -> subprocess.Popen[str]:
     )
 
 
-def server_env(workdir: Path, port: int) -> dict[str, str]:
+def server_env(database_url: str, port: int) -> dict[str, str]:
     """The caller's environment without their Stemlab settings, plus the test's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEMLAB_")}
     env.update(
-        STEMLAB_DATABASE_URL=f"sqlite:///{workdir / 'stemlab.db'}",
+        STEMLAB_DATABASE_URL=database_url,
         STEMLAB_HOST="127.0.0.1",
         STEMLAB_PORT=str(port),
         STEMLAB_PUBLIC_URL=f"http://127.0.0.1:{port}",

@@ -214,7 +214,7 @@ class SocketCutter:
 
 @pytest.fixture
 def own_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
-    """A server of this test's own (it gets restarted), on a fresh database file."""
+    """A server of this test's own (it gets restarted), on a fresh database."""
     try:
         srv = Server.start(tmp_path, log_name=f"server-{request.node.name}.log")
     except ServerFailed as exc:
