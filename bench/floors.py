@@ -5,6 +5,9 @@
   frame from FILE with its `data-question` set to <id> to all of them at once.
 - `group_commit_floor(...)`: a bare sqlite3 loop (WAL, synchronous=FULL) committing batches of
   ballot-shaped inserts; durable votes per second with nothing else in the way.
+- `postgres_group_commit_floor(...)`: the same on PostgreSQL with psycopg 3, in tables of its
+  own: each batch one transaction, the ballots in one multi-row INSERT ... RETURNING and their
+  items in another; the server's own durability settings (synchronous_commit on by default).
 """
 
 from __future__ import annotations
@@ -90,6 +93,55 @@ def group_commit_floor(path: Path, seconds: float, batch: int = 512) -> dict[str
     }
 
 
+def postgres_group_commit_floor(url: str, seconds: float, batch: int = 512) -> dict[str, float]:
+    """Ballot-like rows (ballot + one item) in batches over one connection, one COMMIT each."""
+    import psycopg
+
+    url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS floor_ballot_item, floor_ballot")
+        db.execute(
+            "CREATE TABLE floor_ballot (id BIGSERIAL PRIMARY KEY, question_id INT NOT NULL, "
+            "participant_id INT NOT NULL, client_key TEXT NOT NULL, answer JSONB NOT NULL, "
+            "created_at TIMESTAMPTZ NOT NULL, UNIQUE (question_id, participant_id))"
+        )
+        db.execute(
+            "CREATE TABLE floor_ballot_item (id BIGSERIAL PRIMARY KEY, ballot_id BIGINT NOT NULL "
+            "REFERENCES floor_ballot (id), question_id INT NOT NULL, key TEXT NOT NULL, "
+            "value INT, UNIQUE (ballot_id, key))"
+        )
+        db.execute("CREATE INDEX ix_floor_item_q ON floor_ballot_item (question_id, key)")
+        n = 0
+        commits = 0
+        started = time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            with db.transaction():
+                first = n + 1
+                n += batch
+                rows = [(p, f"key-{p}") for p in range(first, n + 1)]
+                values = ", ".join(["(1, %s, %s, '{\"s1\": 3}', now())"] * batch)
+                ballots = (
+                    "INSERT INTO floor_ballot (question_id, participant_id, client_key, answer, "  # noqa: S608 - placeholders only
+                    f"created_at) VALUES {values} RETURNING id"
+                )
+                ids = db.execute(ballots, [x for row in rows for x in row]).fetchall()
+                items = (
+                    "INSERT INTO floor_ballot_item (ballot_id, question_id, key, value) VALUES "  # noqa: S608 - placeholders only
+                    + ", ".join(["(%s, 1, 's1', 3)"] * len(ids))
+                )
+                db.execute(items, [i for (i,) in ids])
+            commits += 1
+        elapsed = time.perf_counter() - started
+        db.execute("DROP TABLE IF EXISTS floor_ballot_item, floor_ballot")
+    return {
+        "votes": n,
+        "commits": commits,
+        "seconds": round(elapsed, 3),
+        "votes_per_s": round(n / elapsed),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,11 +151,18 @@ def main() -> None:
     sq = sub.add_parser("sqlite")
     sq.add_argument("--db", type=Path, required=True)
     sq.add_argument("--seconds", type=float, default=3.0)
+    pg = sub.add_parser("postgresql")
+    pg.add_argument("--url", required=True, help="a database where it may create two tables")
+    pg.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     if args.command == "ws":
         import uvloop
 
         uvloop.run(_serve_ws(args.port, args.frame.read_text()))
+    elif args.command == "postgresql":
+        import json
+
+        print(json.dumps(postgres_group_commit_floor(args.url, args.seconds)), flush=True)
     else:
         import json
 

@@ -1,6 +1,7 @@
-"""Durable votes per second through the ballot box (group commit on a SQLite file in WAL).
+"""Durable votes per second through the ballot box (group commit on a SQLite file in WAL, or on
+the empty PostgreSQL database named by --database-url).
 
-Usage: python -m bench.writer [--votes N] [--concurrency C]
+Usage: python -m bench.writer [--votes N] [--concurrency C] [--database-url URL]
 Prints throughput and acknowledgement latency; nothing here is asserted.
 """
 
@@ -25,8 +26,8 @@ from app.services.presentations import add_question, create_presentation
 from app.services.votes import VoteCommand, VoteStatus
 
 
-async def run(votes: int, concurrency: int, directory: Path) -> dict[str, float]:
-    settings = Settings(database_url=f"sqlite:///{directory / 'bench.db'}", seed_demo=False)
+async def run(votes: int, concurrency: int, database_url: str) -> dict[str, float]:
+    settings = Settings(database_url=database_url, seed_demo=False)
     migrate(settings)
     db = Database(settings)
     with db.write_session() as session:
@@ -87,9 +88,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--votes", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=1_000)
+    parser.add_argument(
+        "--database-url", default="", help="an empty database (default: a new SQLite file)"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(run(args.votes, args.concurrency, Path(tmp)))
+    if args.database_url:
+        result = asyncio.run(run(args.votes, args.concurrency, args.database_url))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            result = asyncio.run(run(args.votes, args.concurrency, url))
     print(json.dumps(result, indent=2))
 
 
