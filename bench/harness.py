@@ -1,14 +1,21 @@
 """The performance harness of issue 6: one presentation, N phones, measured against the floors.
 
 Usage: python -m bench.harness [--phones N] [--quick]
+       python -m bench.harness --database postgresql [--processes P] [--phones N]
 
 Starts `python -m app.cli serve` as its own process (production settings, SQLite file in WAL) on a
 free loopback port, pinned to CPU 1; this process is the load generator (asyncio on uvloop, raw
 HTTP/1.1 keep-alive connections for votes, the `websockets` client for sockets), pinned to CPU 0.
 Scenarios: join, held, burst, advance, slow phones, sustained (+ vote to presenter), then the
-floors (a bare `websockets` broadcast server and a bare SQLite group-commit loop). Prints a table
-and writes bench/results/latest.json. Nothing is asserted: every number is reported, a scenario
-that could not run reports null and the reason under "notes".
+floors (a bare `websockets` broadcast server and a bare group-commit loop on the database). Prints
+a table and writes bench/results/latest.json. Nothing is asserted: every number is reported, a
+scenario that could not run reports null and the reason under "notes".
+
+Scale-out (issue 5): `--database postgresql` creates a uniquely named PostgreSQL database (and one
+for the ballot-box floor) and drops them at the end; `--processes P` starts P servers on ports of
+their own sharing that database and one Redis channel prefix (the first seeds the demo, the others
+start after it without seeding). Phones are spread round robin over the processes; the
+facilitator and the presenter socket stay on the first. Memory is the sum over all servers.
 """
 
 from __future__ import annotations
@@ -21,9 +28,9 @@ import math
 import os
 import re
 import resource
+import secrets
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,10 +42,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.loadhttp import Pool, get, now, post_form
+from bench.scaleout import (
+    DEFAULT_POSTGRES_URL,
+    DEFAULT_REDIS_URL,
+    CpuSampler,
+    PostgresDatabases,
+    all_process_cpu,
+    busiest,
+    database_name,
+    server_version,
+    with_driver,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -79,13 +99,15 @@ def pin(cpu: int) -> bool:
     return False
 
 
-def _child_setup(cpu: int) -> Callable[[], None]:
+def _child_setup(cpu: int | None) -> Callable[[], None]:
     def setup() -> None:
         raise_nofile()
         # The parent may already be pinned elsewhere: set the mask, do not narrow the inherited one.
-        if (os.cpu_count() or 1) > cpu:
+        # None: every CPU of the machine.
+        cpus = set(range(os.cpu_count() or 1)) if cpu is None else {cpu}
+        if (os.cpu_count() or 1) > max(cpus):
             with contextlib.suppress(OSError):
-                os.sched_setaffinity(0, {cpu})
+                os.sched_setaffinity(0, cpus)
 
     return setup
 
@@ -123,9 +145,9 @@ def busy_cpu_seconds() -> float:
 
 
 class Child:
-    """A child process pinned to a CPU whose output is collected by a thread."""
+    """A child process pinned to a CPU (None: free to use all) whose output a thread collects."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cpu: int) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], cpu: int | None) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
             argv,
             cwd=ROOT,
@@ -175,6 +197,7 @@ class Child:
 
 
 _CHILDREN: list[Child] = []
+_CLEANUPS: list[Callable[[], object]] = []  # run after the children are gone, even by the watchdog
 
 
 def _kill_children() -> None:
@@ -183,12 +206,22 @@ def _kill_children() -> None:
             child.process.kill()
 
 
+def _clean_up() -> None:
+    while _CLEANUPS:
+        with contextlib.suppress(Exception):
+            _CLEANUPS.pop()()
+
+
 def watchdog(seconds: float) -> None:
-    """Hard limit of the whole run: kill every child we started and exit."""
+    """Hard limit of the whole run: kill every child we started, clean up and exit."""
 
     def fire() -> None:
         print(f"harness: hard time limit of {seconds:.0f}s reached, stopping", flush=True)
         _kill_children()
+        for child in _CHILDREN:
+            with contextlib.suppress(Exception):
+                child.process.wait(timeout=10)
+        _clean_up()
         os._exit(3)
 
     timer = threading.Timer(seconds, fire)
@@ -211,6 +244,24 @@ def r1(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def wait_healthy(server: Server, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            url = f"http://{server.host}/healthz"
+            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
+                return
+        if server.child.process.poll() is not None:
+            raise RuntimeError(
+                f"server on port {server.port} exited:\n{server.child.text()[-3000:]}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server on port {server.port} not healthy within {timeout:.0f}s")
+        time.sleep(0.05)
+
+
 # --- the load generator ----------------------------------------------------------------------
 
 
@@ -227,6 +278,7 @@ class Phone:
     close_code: int | None = None
     closed: bool = False
     watched: bool = False  # counted by the advance being measured
+    server: int = 0  # index of the server process it joined (round robin)
 
 
 @dataclass
@@ -255,6 +307,19 @@ class Votes:
     last_ack: float = 0.0
 
 
+@dataclass(eq=False)
+class Server:
+    """One `stemlab serve` process of the run, with a keep-alive pool of its own."""
+
+    child: Child
+    port: int
+    pool: Pool | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
         self.args = args
@@ -264,7 +329,13 @@ class Bench:
         self.extra: dict[str, Any] = {}
         self.phones: list[Phone] = []
         self.frames: list[Frame] = []
-        self.server: Child | None = None
+        self.servers: list[Server] = []
+        self.server: Child | None = None  # the first server: facilitator, presenter, profile
+        self.database_url = ""
+        self.redis_prefix = ""
+        self.databases: PostgresDatabases | None = None
+        self.sampler: CpuSampler | None = None
+        self.server_cpu_cores: set[int] | None = None  # CPUs the servers may use
         self.port = 0
         self.host = ""
         self.origin = ""
@@ -290,26 +361,62 @@ class Bench:
 
     # --- server and facilitator ---
 
-    def start_server(self) -> None:
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.origin = f"http://{self.host}"
+    def prepare_database(self) -> None:
+        """The database the servers share: a SQLite file here, or a new PostgreSQL database."""
+        if self.args.database == "sqlite":
+            self.database_url = f"sqlite:///{self.tmp / 'bench.db'}"
+            return
+        self.databases = PostgresDatabases(self.args.postgres_url)
+        _CLEANUPS.append(self.databases.drop_all)
+        self.database_url = self.databases.create()
+        self.extra["postgresql.database"] = database_name(self.database_url)
+        self.extra["postgresql.server_version"] = server_version(self.database_url)
+
+    def server_env(self, port: int, seed: bool) -> dict[str, str]:
+        origin = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("STEMLAB_")}
         env.update(
-            STEMLAB_DATABASE_URL=f"sqlite:///{self.tmp / 'bench.db'}",
+            STEMLAB_DATABASE_URL=self.database_url,
             STEMLAB_HOST="127.0.0.1",
-            STEMLAB_PORT=str(self.port),
-            STEMLAB_PUBLIC_URL=self.origin,
+            STEMLAB_PORT=str(port),
+            STEMLAB_PUBLIC_URL=origin,
             STEMLAB_DEMO_PASSWORD=DEMO_PASSWORD,
             STEMLAB_LOG_LEVEL="warning",
             STEMLAB_VOTE_RATE_PER_MINUTE="1000000",
             STEMLAB_JOIN_RATE_PER_MINUTE="1000000",
             PYTHONUNBUFFERED="1",
         )
+        if not seed:
+            env["STEMLAB_SEED_DEMO"] = "false"
+        if self.redis_prefix:
+            env["STEMLAB_REDIS_URL"] = self.args.redis_url
+            env["STEMLAB_REDIS_PREFIX"] = self.redis_prefix
         if self.args.phone_tick_ms:
             env["STEMLAB_PHONE_TICK_MS"] = str(self.args.phone_tick_ms)
-        self.server = Child([sys.executable, "-m", "app.cli", "serve"], env, SERVER_CPU)
-        self.code = self.server.wait_for(CODE_RE, 60).group(1)
+        return env
+
+    def start_servers(self) -> None:
+        """The first server migrates the database and seeds the demo; the others start after it
+        (without seeding) on ports of their own; returns when every one answers /healthz."""
+        n = self.args.processes
+        if n > 1 or self.args.redis:
+            self.redis_prefix = f"stemlab-bench-{secrets.token_hex(4)}"
+        cpu = SERVER_CPU if self.args.pin == "split" else None
+        argv = [sys.executable, "-m", "app.cli", "serve"]
+        for i in range(n):
+            port = free_port()
+            child = Child(argv, self.server_env(port, seed=i == 0), cpu)
+            self.servers.append(Server(child, port, Pool("127.0.0.1", port, self.args.connections)))
+            if i == 0:
+                self.code = child.wait_for(CODE_RE, 60).group(1)
+        for server in self.servers:
+            wait_healthy(server, 60)
+        first = self.servers[0]
+        self.server = first.child
+        self.port = first.port
+        self.host = first.host
+        self.origin = f"http://{self.host}"
+        self.pool = first.pool
 
     async def facilitator(self) -> None:
         import httpx
@@ -450,7 +557,11 @@ class Bench:
             phone.closed = True
 
     async def join(self, phones: list[Phone], ws_port: int, stemlab: bool) -> tuple[float, int]:
-        """Each phone loads its page (Stemlab) and opens its socket; bounded concurrency."""
+        """Each phone loads its page (Stemlab) and opens its socket; bounded concurrency.
+
+        Stemlab phones go to the server process they were given (`Phone.server`), page and
+        socket alike; `ws_port` is the port of the floor's server otherwise.
+        """
         sem = asyncio.Semaphore(self.args.join_concurrency)
         failures = 0
 
@@ -459,11 +570,16 @@ class Bench:
             async with sem:
                 try:
                     path = "/"
+                    port = ws_port
                     if stemlab:
-                        assert self.pool is not None
-                        status, _, body = await self.pool.request(
+                        server = self.servers[phone.server]
+                        assert server.pool is not None
+                        port = server.port
+                        status, _, body = await server.pool.request(
                             get(
-                                f"/p/{self.code}", self.host, {"Cookie": f"stemlab_p={phone.token}"}
+                                f"/p/{self.code}",
+                                server.host,
+                                {"Cookie": f"stemlab_p={phone.token}"},
                             )
                         )
                         v = VERSION_RE.search(body)
@@ -471,7 +587,7 @@ class Bench:
                             raise RuntimeError(f"page answered {status}")
                         path = f"/ws/p/{self.code}?v={v.group(1).decode()}"
                         phone.question = self.qid
-                    await self.open_phone(phone, ws_port, path)
+                    await self.open_phone(phone, port, path)
                 except Exception:
                     failures += 1
                     phone.closed = True
@@ -521,18 +637,24 @@ class Bench:
 
     # --- votes ---
 
-    async def vote(self, token: str, key: str, rating: int, scheduled: float, out: Votes) -> None:
-        assert self.pool is not None
+    async def vote(
+        self, token: str, key: str, rating: int, scheduled: float, out: Votes, server: Server
+    ) -> None:
+        assert server.pool is not None
         raw = post_form(
             f"/p/{self.code}/vote",
-            self.host,
+            server.host,
             f"question_id={self.qid}&client_key={key}&s-s1={rating}",
-            {"Origin": self.origin, "HX-Request": "true", "Cookie": f"stemlab_p={token}"},
+            {
+                "Origin": f"http://{server.host}",
+                "HX-Request": "true",
+                "Cookie": f"stemlab_p={token}",
+            },
         )
         out.sent += 1
         out.lag_ms.append((now() - scheduled) * 1000)
         try:
-            status, _, _ = await self.pool.request(raw, timeout=self.args.vote_timeout)
+            status, _, _ = await server.pool.request(raw, timeout=self.args.vote_timeout)
         except Exception as exc:
             out.errors += 1
             out.exceptions[type(exc).__name__] += 1
@@ -634,6 +756,7 @@ class Bench:
 
         Due votes wait in a FIFO for one of the pool's connections (one worker per connection);
         their latency counts from the time they were due, so a slow server is not hidden.
+        Vote i goes to server i mod P (the server phone i joined).
         """
         out = Votes()
         due_votes: asyncio.Queue[tuple[int, str, float] | None] = asyncio.Queue()
@@ -659,7 +782,8 @@ class Bench:
                 if item is None:
                     return
                 i, token, due = item
-                await self.vote(token, f"k{i}", 1 + i % 5, due, out)
+                server = self.servers[i % len(self.servers)]
+                await self.vote(token, f"k{i}", 1 + i % 5, due, out, server)
 
         tasks = [asyncio.create_task(producer())]
         tasks += [asyncio.create_task(worker()) for _ in range(workers_n)]
@@ -684,14 +808,19 @@ class Bench:
         return out
 
     def ballots_in_db(self) -> int:
-        db = sqlite3.connect(self.tmp / "bench.db", timeout=10)
+        """Ballots of the measured question, read from the database directly (any database)."""
+        url = with_driver(self.database_url)
+        args: dict[str, Any] = {"timeout": 10} if url.startswith("sqlite") else {}
+        engine = sa.create_engine(url, poolclass=NullPool, connect_args=args)
         try:
-            row = db.execute(
-                "SELECT COUNT(*) FROM ballot WHERE question_id=?", (int(self.qid),)
-            ).fetchone()
-            return int(row[0])
+            with engine.connect() as connection:
+                count = connection.execute(
+                    sa.text("SELECT COUNT(*) FROM ballot WHERE question_id = :q"),
+                    {"q": int(self.qid)},
+                ).scalar_one()
+            return int(count)
         finally:
-            db.close()
+            engine.dispose()
 
     def screen_count(self) -> int | None:
         frames = [f for f in self.frames if f.question == self.qid and f.count >= 0]
@@ -700,13 +829,23 @@ class Bench:
     # --- scenarios ---
 
     def rss(self) -> float | None:
-        return rss_mib(self.server.pid) if self.server else None
+        """Resident memory of all server processes together (None when one is gone)."""
+        values = [rss_mib(server.child.pid) for server in self.servers]
+        if not values or any(v is None for v in values):
+            return None
+        return round(sum(v for v in values if v is not None), 1)
+
+    def exited(self) -> list[int]:
+        """Ports of the server processes that are no longer running."""
+        return [s.port for s in self.servers if s.child.process.poll() is not None]
 
     async def s_join(self) -> None:
         n = self.args.phones
         slow_every = 100
+        processes = len(self.servers)
         self.phones = [
-            Phone(f"ph{i:030d}", slow=(i % slow_every == slow_every - 1)) for i in range(n)
+            Phone(f"ph{i:030d}", slow=(i % slow_every == slow_every - 1), server=i % processes)
+            for i in range(n)
         ]
         self.extra["rss_before_join_mib"] = self.rss()
         seconds, failures = await self.join(self.phones, self.port, stemlab=True)
@@ -725,6 +864,11 @@ class Bench:
         held = samples[-1] if samples else None
         self.results["held.connected"] = len(self.connected())
         self.results["held.rss_mib"] = held
+        if len(self.servers) > 1:
+            self.extra["held.rss_mib_per_process"] = [rss_mib(s.child.pid) for s in self.servers]
+            self.extra["held.connected_per_process"] = [
+                sum(1 for p in self.connected() if p.server == i) for i in range(len(self.servers))
+            ]
         online = [f.online for f in self.frames if f.online >= 0]
         self.extra["held.server_reports_connected"] = online[-1] if online else None
         if held is not None and before is not None and self.args.phones:
@@ -919,7 +1063,7 @@ class Bench:
                 str(path),
             ],
             env,
-            SERVER_CPU,
+            self.floor_cpu(),
         )
         try:
             child.wait_for(re.compile("ready"), 30)
@@ -953,20 +1097,27 @@ class Bench:
             await self.close_phones()
             child.stop()
 
-    async def s_floor_sqlite(self) -> None:
+    def floor_cpu(self) -> int | None:
+        return SERVER_CPU if self.args.pin == "split" else None
+
+    async def s_floor_db(self) -> None:
+        """Group commit with nothing in front (the run's kind of database), then the ballot box."""
+        if self.args.database == "postgresql":
+            # In the bench database (its servers have stopped): two tables of the floor's own.
+            target = ["postgresql", "--url", self.database_url]
+        else:
+            target = ["sqlite", "--db", str(self.tmp / "floor.db")]
         child = Child(
             [
                 sys.executable,
                 "-m",
                 "bench.floors",
-                "sqlite",
-                "--db",
-                str(self.tmp / "floor.db"),
+                *target,
                 "--seconds",
                 str(self.args.floor_seconds),
             ],
             dict(os.environ),
-            SERVER_CPU,
+            self.floor_cpu(),
         )
         await asyncio.to_thread(child.process.wait, self.args.floor_seconds + 60)
         data = json.loads(child.lines[-1])
@@ -977,6 +1128,9 @@ class Bench:
             self.results["sustained.ratio_to_floor"] = round(achieved / floor, 3)
         # The app's own writer without HTTP in front of it (bench/writer.py), same CPU.
         votes, concurrency = (2000, 200) if self.args.quick else (20000, 1000)
+        on_database: list[str] = []
+        if self.databases is not None:
+            on_database = ["--database-url", self.databases.create("writer")]
         writer = Child(
             [
                 sys.executable,
@@ -986,9 +1140,10 @@ class Bench:
                 str(votes),
                 "--concurrency",
                 str(concurrency),
+                *on_database,
             ],
             dict(os.environ),
-            SERVER_CPU,
+            self.floor_cpu(),
         )
         await asyncio.to_thread(writer.process.wait, 120)
         text = writer.text()
@@ -998,10 +1153,15 @@ class Bench:
             self.extra["floor.ballot_box_votes_per_s"] = stats.get("votes_per_s")
             self.extra["floor.ballot_box_p99_ack_ms"] = stats.get("p99_ack_ms")
 
+    def servers_cpu(self) -> list[float | None]:
+        return [cpu_seconds(s.child.pid) for s in self.servers]
+
     async def scenario(self, name: str, keys: list[str], limit: float, run: Any) -> None:
         started = now()
         self.phase = name
-        server_cpu = cpu_seconds(self.server.pid) if self.server else None
+        servers_cpu = self.servers_cpu() if self.servers and not self.exited() else None
+        sampled = self.sampler.mark() if self.sampler is not None else None
+        everyone = all_process_cpu()
         own_cpu = time.process_time()
         machine_cpu = busy_cpu_seconds()
         try:
@@ -1019,31 +1179,55 @@ class Bench:
         own = time.process_time() - own_cpu
         self.extra[f"{name}.loadgen_cpu_pct"] = round(100 * own / wall)
         others = busy_cpu_seconds() - machine_cpu - own
-        if (
-            server_cpu is not None
-            and self.server is not None
-            and self.server.process.poll() is None
-        ):
-            cpu = cpu_seconds(self.server.pid)
-            if cpu is not None:
-                self.extra[f"{name}.server_cpu_pct"] = round(100 * (cpu - server_cpu) / wall)
-                others -= cpu - server_cpu
-        # CPU used by anything else on the machine (other users' work competes for both cores).
+        after = self.servers_cpu() if servers_cpu is not None and not self.exited() else None
+        if servers_cpu is not None and after is not None:
+            used = [
+                b - a
+                for a, b in zip(servers_cpu, after, strict=True)
+                if a is not None and b is not None
+            ]
+            # All server processes together (one process: that process).
+            self.extra[f"{name}.server_cpu_pct"] = round(100 * sum(used) / wall)
+            if len(used) > 1:
+                self.extra[f"{name}.server_cpu_pct_per_process"] = [
+                    round(100 * u / wall) for u in used
+                ]
+            others -= sum(used)
+        if self.sampler is not None and sampled is not None:
+            for group, cpu in self.sampler.since(sampled).items():
+                # PostgreSQL backends of this run's database; the Redis server.
+                self.extra[f"{name}.{group}_cpu_pct"] = round(100 * cpu / wall)
+                others -= cpu
+        # CPU used by anything else on the machine (other users' work competes for both cores),
+        # and who used most of it.
         self.extra[f"{name}.other_cpu_pct"] = round(100 * others / wall)
+        ours = {os.getpid(), *(child.pid for child in _CHILDREN)}
+        if others / wall >= 0.1:
+            self.extra[f"{name}.other_busiest"] = busiest(everyone, all_process_cpu(), wall, ours)
         print(f"  {name} done in {now() - started:.1f}s", flush=True)
 
     async def run(self) -> None:
         a = self.args
         self.results["phones"] = a.phones
-        self.start_server()
-        assert self.server is not None
-        self.pool = Pool("127.0.0.1", self.port, a.connections)
+        self.results["database"] = a.database
+        self.results["processes"] = a.processes
         n = a.phones
         big = max(1.0, n / 1000)
         try:
+            self.prepare_database()
+            self.start_servers()
+            assert self.server is not None
+            if a.database == "postgresql" or self.redis_prefix:
+                self.sampler = CpuSampler(
+                    self.databases.prefix if self.databases is not None else None,
+                    redis=bool(self.redis_prefix),
+                )
+                self.sampler.start()
             await self.facilitator()
             await self.open_presenter()
             self.extra["server_pid"] = self.server.pid
+            if len(self.servers) > 1:
+                self.extra["server_pids"] = [s.child.pid for s in self.servers]
             plan: list[tuple[str, list[str], float, Any]] = [
                 ("join", ["join.seconds", "join.failures"], 30 + 12 * big, self.s_join),
                 (
@@ -1092,8 +1276,9 @@ class Bench:
                 ),
             ]
             for name, keys, limit, fn in plan:
-                if self.server.process.poll() is not None:
-                    self.notes[name] = "the server had exited"
+                gone = self.exited()
+                if gone:
+                    self.notes[name] = f"the server(s) on port {gone} had exited"
                     for key in keys:
                         self.results.setdefault(key, None)
                     continue
@@ -1103,16 +1288,7 @@ class Bench:
             await self.close_phones()
             if self.presenter is not None and self.presenter.transport is not None:
                 self.presenter.transport.abort()
-            self.pool.close()
-            await asyncio.to_thread(self.server.stop)
-            log = self.server.text()
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            (RESULTS / "server.log").write_text(log[-2_000_000:])
-            errors = Counter(
-                line.strip()[:160] for line in self.server.lines if line.startswith("ERROR")
-            )
-            if errors:
-                self.extra["server_errors_logged"] = dict(errors.most_common(8))
+            await self.stop_servers()
         await self.scenario(
             "floor_ws",
             ["advance.floor_p99_ms", "advance.ratio_to_floor"],
@@ -1120,15 +1296,45 @@ class Bench:
             self.s_floor_ws,
         )
         await self.scenario(
-            "floor_sqlite",
+            f"floor_{a.database}",
             ["floor.group_commit_votes_per_s", "sustained.ratio_to_floor"],
             a.floor_seconds + 180,
-            self.s_floor_sqlite,
+            self.s_floor_db,
         )
+        if self.sampler is not None:
+            self.sampler.stop()
+
+    async def stop_servers(self) -> None:
+        """SIGTERM every server at once; keep their output and count what they logged as errors.
+
+        bench/results/server.log is the first server's output, server-2.log the second's, ...
+        """
+        for server in self.servers:
+            if server.pool is not None:
+                server.pool.close()
+        await asyncio.gather(*(asyncio.to_thread(s.child.stop) for s in self.servers))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        for stale in RESULTS.glob("server-*.log"):
+            stale.unlink()
+        errors: Counter[str] = Counter()
+        for i, server in enumerate(self.servers):
+            name = "server.log" if i == 0 else f"server-{i + 1}.log"
+            (RESULTS / name).write_text(server.child.text()[-2_000_000:])
+            errors.update(
+                line.strip()[:160] for line in server.child.lines if line.startswith("ERROR")
+            )
+            code = server.child.process.returncode
+            # uvicorn re-raises the SIGTERM it handled once it has shut down: -15 is a clean stop.
+            if code not in (0, -signal.SIGTERM, None):
+                self.extra.setdefault("server_exit_codes", {})[str(server.port)] = code
+        if errors:
+            self.extra["server_errors_logged"] = dict(errors.most_common(8))
 
 
 KEYS = [
     "phones",
+    "database",
+    "processes",
     "join.seconds",
     "join.failures",
     "held.connected",
@@ -1184,9 +1390,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     parser.add_argument(
-        "--profile", type=Path, default=None, help="py-spy the server during sustained (raw)"
+        "--profile", type=Path, default=None, help="py-spy the (first) server during sustained"
+    )
+    scale = parser.add_argument_group("scale-out (several processes on PostgreSQL and Redis)")
+    scale.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="sqlite: a new file (default); postgresql: a new database, dropped at the end",
+    )
+    scale.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes sharing the database and one Redis prefix (more than 1 needs "
+        "--database postgresql); phones are spread over them round robin",
+    )
+    scale.add_argument(
+        "--postgres-url",
+        default=os.environ.get("STEMLAB_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a PostgreSQL database whose user may create databases (default: "
+        "$STEMLAB_BENCH_POSTGRES_URL or %(default)s)",
+    )
+    scale.add_argument(
+        "--redis-url",
+        default=os.environ.get("STEMLAB_BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        help="Redis for several processes (default: $STEMLAB_BENCH_REDIS_URL or %(default)s)",
+    )
+    scale.add_argument("--redis", action="store_true", help="use Redis with a single process too")
+    scale.add_argument(
+        "--pin",
+        choices=["split", "none"],
+        default="split",
+        help="split: the load generator on CPU 0 and every server on CPU 1 (default); "
+        "none: nothing pinned, the servers may use every core",
+    )
+    scale.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="hard limit of the whole run in seconds (default 110 quick, else 1,800 per "
+        "10,000 phones)",
     )
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes > 1 and args.database != "postgresql":
+        parser.error("several processes share one database: add --database postgresql")
     quick = args.quick
     defaults = {
         "phones": 1000 if quick else 10_000,
@@ -1201,6 +1451,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     if quick:
         args.advance_timeout = min(args.advance_timeout, 10.0)
+    if args.time_limit is None:
+        args.time_limit = 110.0 if quick else 1800.0 * max(1.0, args.phones / 10_000)
     return args
 
 
@@ -1218,9 +1470,8 @@ def table(results: dict[str, Any], notes: dict[str, str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     raise_nofile()
-    pinned = pin(LOAD_CPU)
-    budget = 110.0 if args.quick else 1800.0
-    watchdog(budget)
+    pinned = pin(LOAD_CPU) if args.pin == "split" else False
+    watchdog(args.time_limit)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="stemlab-bench-") as tmp:
         bench = Bench(args, Path(tmp))
@@ -1230,6 +1481,7 @@ def main(argv: list[str] | None = None) -> None:
             uvloop.run(bench.run())
         finally:
             _kill_children()
+            _clean_up()
     results = {key: bench.results.get(key) for key in KEYS}
     out: dict[str, Any] = dict(results)
     out["notes"] = bench.notes
@@ -1244,10 +1496,22 @@ def main(argv: list[str] | None = None) -> None:
         "phone_tick_ms": args.phone_tick_ms or "server default (250)",
         "presenter_tick_ms": "server default (100)",
         "pinned": {"server_cpu": SERVER_CPU, "load_cpu": LOAD_CPU} if pinned else None,
+        "database": args.database,
+        "processes": args.processes,
+        "redis": bool(bench.redis_prefix),
+        "phones_spread": "round robin over the processes; presenter and facilitator on the first",
         "cpus": os.cpu_count(),
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-        "sustained_votes": "new participants (one first vote each), scale question s-s1",
-        "votes_sent_as": "htmx form posts (HX-Request: true), keep-alive pool",
+        "sustained_votes": (
+            "changes of vote by the connected phones, in waves, scale question s-s1"
+            if args.votes_over == "socket"
+            else "new participants (one first vote each), scale question s-s1"
+        ),
+        "votes_sent_as": (
+            "JSON over each phone's open socket"
+            if args.votes_over == "socket"
+            else "htmx form posts (HX-Request: true), keep-alive pool"
+        ),
         "python": sys.version.split()[0],
         "loadavg_end": Path("/proc/loadavg").read_text().split()[:3],
         "wall_s": round(time.monotonic() - started, 1),
