@@ -49,6 +49,13 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.harness --quick
 
+# Issue 5: the same scenarios against two server processes sharing a new PostgreSQL database
+# (dropped at the end) and one Redis prefix, phones spread over both. Needs PostgreSQL and Redis:
+# by default the local ones (STEMLAB_BENCH_POSTGRES_URL, STEMLAB_BENCH_REDIS_URL name others).
+.PHONY: bench-scaleout
+bench-scaleout: $(STAMP)
+	$(BIN)/python -m bench.harness --database postgresql --processes 2 --phones 10000
+
 vendor:
 	scripts/vendor-frontend.sh
 
