@@ -1,7 +1,8 @@
 """deploy/nginx.conf in front of real Stemlab servers: pages, sockets, votes, addresses, limits.
 
 The config is the shipped file with three mechanical changes (see `render`): the upstream
-servers, the listen address, and where nginx keeps its own files. nginx comes from the system
+servers, the listen address (or the commented TLS lines in its place), and where nginx keeps its
+own files. The servers run on the database the suite runs on. nginx comes from the system
 (`apt-get install nginx`; .ci/run installs it).
 """
 
@@ -146,10 +147,10 @@ async def _until(socket_, needle: str) -> str:
                 return frame
 
 
-async def test_a_session_runs_through_the_proxy(tmp_path):
+async def test_a_session_runs_through_the_proxy(tmp_path, new_database):
     with (
         running_server(
-            tmp_path / "stemlab.db",
+            new_database,
             STEMLAB_DEMO_PASSWORD=PASSWORD,
             STEMLAB_TRUSTED_PROXIES="127.0.0.1",
             # No public URL: form posts and sockets are then allowed only from the address the
@@ -194,9 +195,9 @@ async def test_a_session_runs_through_the_proxy(tmp_path):
             await _until(screen, r'id="response-count"[^>]*><strong>1<')
 
 
-async def test_the_proxy_stops_oversized_bodies_and_metrics_requests(tmp_path):
+async def test_the_proxy_stops_oversized_bodies_and_metrics_requests(tmp_path, new_database):
     with (
-        running_server(tmp_path / "stemlab.db", STEMLAB_SEED_DEMO="false") as server,
+        running_server(new_database, STEMLAB_SEED_DEMO="false") as server,
         running_nginx(tmp_path / "nginx", [_upstream(server)]) as proxy,
     ):
         # nginx's own refusal (the app refuses these too, with its own text).
@@ -230,10 +231,12 @@ async def _guess_over_socket(proxy: str, source: str) -> None:
 # Failed join-code lookups are limited per client address; with a limit of 2 an address's first
 # guess gets 404 and its second 429, so the statuses show which address the app saw.
 @pytest.mark.parametrize("trusted", ["127.0.0.1", "", "192.0.2.10"])
-async def test_the_app_sees_the_client_address_only_when_it_trusts_the_proxy(tmp_path, trusted):
+async def test_the_app_sees_the_client_address_only_when_it_trusts_the_proxy(
+    tmp_path, trusted, new_database
+):
     with (
         running_server(
-            tmp_path / "stemlab.db",
+            new_database,
             STEMLAB_SEED_DEMO="false",
             STEMLAB_JOIN_RATE_PER_MINUTE="2",
             STEMLAB_TRUSTED_PROXIES=trusted,
@@ -254,10 +257,10 @@ async def test_the_app_sees_the_client_address_only_when_it_trusts_the_proxy(tmp
         assert _guess(proxy, "127.0.0.5") == 429
 
 
-async def test_a_worker_that_is_down_is_skipped(tmp_path):
+async def test_a_worker_that_is_down_is_skipped(tmp_path, new_database):
     """Round robin over a live worker and a stopped one: every page and socket still works."""
     with (
-        running_server(tmp_path / "stemlab.db", STEMLAB_DEMO_PASSWORD=PASSWORD) as server,
+        running_server(new_database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server,
         running_nginx(tmp_path / "nginx", [_upstream(server), f"127.0.0.1:{free_port()}"]) as proxy,
     ):
         code, _, _ = _present(replace(server, url=proxy))
@@ -285,12 +288,14 @@ def _certificate(directory: Path) -> ssl.SSLContext:
 # X-Forwarded-Proto: behind TLS the browser's Origin is https://..., which the app accepts for a
 # socket only when it believes the proxy that the request came over TLS.
 @pytest.mark.parametrize("trusted", ["127.0.0.1", ""])
-async def test_with_tls_at_the_proxy_the_app_knows_its_pages_are_https(tmp_path, trusted):
+async def test_with_tls_at_the_proxy_the_app_knows_its_pages_are_https(
+    tmp_path, trusted, new_database
+):
     prefix = tmp_path / "nginx"
     client_tls = _certificate(prefix / "certs")
     with (
         running_server(
-            tmp_path / "stemlab.db",
+            new_database,
             STEMLAB_DEMO_PASSWORD=PASSWORD,
             STEMLAB_TRUSTED_PROXIES=trusted,
             STEMLAB_PUBLIC_URL="",
@@ -311,11 +316,10 @@ async def test_with_tls_at_the_proxy_the_app_knows_its_pages_are_https(tmp_path,
                     pass
 
 
-async def test_any_worker_serves_any_phone_with_plain_round_robin(tmp_path):
+async def test_any_worker_serves_any_phone_with_plain_round_robin(tmp_path, new_database):
     """Two workers on one database and Redis behind the proxy: no request needs a given worker."""
-    # The proxy does not care which database: here one SQLite file serves both workers
-    # (tests/test_scaleout.py runs two workers on PostgreSQL, without a proxy).
-    database = tmp_path / "stemlab.db"
+    # On the suite's database; on SQLite, both workers share one file. (tests/test_scaleout.py
+    # runs two workers on PostgreSQL through faults, without a proxy.)
     shared = {
         "STEMLAB_REDIS_URL": SYSTEM_REDIS,
         "STEMLAB_REDIS_PREFIX": f"stemlab-proxy-{secrets.token_hex(4)}",
@@ -323,8 +327,8 @@ async def test_any_worker_serves_any_phone_with_plain_round_robin(tmp_path):
         "STEMLAB_PUBLIC_URL": "",
     }
     with (
-        running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD, **shared) as first,
-        running_server(database, STEMLAB_SEED_DEMO="false", **shared) as second,
+        running_server(new_database, STEMLAB_DEMO_PASSWORD=PASSWORD, **shared) as first,
+        running_server(new_database, STEMLAB_SEED_DEMO="false", **shared) as second,
         running_nginx(tmp_path / "nginx", [_upstream(first), _upstream(second)]) as proxy,
     ):
         through = replace(first, url=proxy)
