@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from app.config import Settings
+from app.db import POOL_OVERFLOW, POOL_SIZE
 from app.middleware import SecurityMiddleware
 from tests.conftest import all_routes
 from tests.server import ROOT, SERVE_COMMAND
@@ -138,3 +139,16 @@ def test_what_the_dockerfile_copies_exists():
     for args in _dockerfile("COPY"):
         for source in args.split()[:-1]:
             assert (ROOT / source).exists(), source
+
+
+def test_the_deploy_guide_counts_connections_with_the_pool_of_app_db():
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    section = guide.split("\n## Connections per worker\n", 1)[1].split("\n## ", 1)[0]
+    most = POOL_SIZE + POOL_OVERFLOW
+    text = " ".join(section.split())
+    assert f"{POOL_SIZE} kept open, and up to {POOL_OVERFLOW} more" in text
+    assert f"hosts × STEMLAB_WORKERS × {most}" in text
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| (\d+)\b", section, re.MULTILINE)
+    assert rows
+    for hosts, workers, connections in rows:
+        assert int(connections) == int(hosts) * int(workers) * most
