@@ -69,7 +69,7 @@ def test_the_image_runs_the_command_the_tests_run():
     import tomllib
 
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert 'CMD ["stemlab", "serve"]' in dockerfile
+    assert 'CMD ["python", "-m", "app.cli", "serve"]' in dockerfile
     for needed in ("alembic.ini", "migrations/", "app/"):
         assert needed in dockerfile
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
