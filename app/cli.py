@@ -117,6 +117,10 @@ def serve(settings: Settings) -> None:
         ws_per_message_deflate=False,
         # Our sockets only listen: anything large a client sends is a mistake or an attack.
         ws_max_size=16 * 1024,
+        # A socket whose phone vanished without a FIN (locked, out of range) is closed when its
+        # ping goes unanswered, so it leaves the projector's count.
+        ws_ping_interval=settings.ws_ping_seconds,
+        ws_ping_timeout=settings.ws_ping_seconds,
         # After SIGTERM: the app commits the queued votes first (app/lifecycle.py), then uvicorn
         # closes the sockets (1012) and gives open requests this long.
         timeout_graceful_shutdown=settings.shutdown_seconds,

@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long queued votes and open requests may take to finish "
         "before the rest is cut off.",
     )
+    ws_ping_seconds: float = Field(
+        20,
+        gt=0,
+        description="Interval of websocket pings, and how long a pong may take: a phone that "
+        "vanished without closing its socket (locked, out of range) is let go after at most "
+        "twice this.",
+    )
     workers: int = Field(
         1,
         ge=1,
