@@ -130,6 +130,49 @@ async def test_slow_clients_holding_connections_do_not_stop_a_room(new_database)
         assert len(stored(new_database)) == 100
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2])
+async def test_votes_racing_close_voting_are_counted_before_it_or_refused(new_database, delay):
+    """200 votes in flight while the facilitator closes: every acked vote is in the closed
+    result, every refused one is not, and nothing is stored after the close (item 4)."""
+    with running_server(new_database, **ENV) as server:
+        facilitator = Facilitator.presenting(server)
+        phones = [Phone() for _ in range(200)]
+        await join_all(phones, server.url, facilitator.code)
+        question = _question_id(server.url, facilitator.code, phones[0].token)
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client:
+
+            async def vote(i: int, phone: Phone) -> tuple[str, int]:
+                key = f"race-{i}"
+                response = await client.post(
+                    f"/p/{facilitator.code}/vote",
+                    data={"question_id": question, "client_key": key, "s-s1": "3"},
+                    headers={"Cookie": f"stemlab_p={phone.token}"},
+                )
+                return key, response.status_code
+
+            async def close() -> None:
+                await asyncio.sleep(delay)
+                await asyncio.to_thread(
+                    facilitator.client.post,
+                    f"/present/{facilitator.presentation_id}/voting",
+                    data={"csrf_token": facilitator.csrf, "value": "close"},
+                )
+
+            *answers, _ = await asyncio.gather(*(vote(i, p) for i, p in enumerate(phones)), close())
+            closed = stored(new_database)
+            late = await client.post(
+                f"/p/{facilitator.code}/vote",
+                data={"question_id": question, "client_key": "late", "s-s1": "3"},
+                headers={"Cookie": f"stemlab_p={phones[0].token}"},
+            )
+        assert set(dict(answers).values()) <= {200, 409}
+        acked = {key for key, status in answers if status == 200}
+        assert acked == set(closed)  # acked = stored, refused = not stored
+        assert late.status_code == 409
+        assert stored(new_database) == closed  # nothing after the close
+
+
 def _workers_env(database: str) -> dict[str, str]:
     prefix = "stemlab-test-" + secrets.token_hex(4)
     return {
