@@ -104,13 +104,16 @@ class Emptier:
 
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url, pool_size=1)
-        tables = [f'"{t.name}"' for t in reversed(SQLModel.metadata.sorted_tables)]
+        ordered = list(reversed(SQLModel.metadata.sorted_tables))  # children first
+        tables = [f'"{t.name}"' for t in ordered]
         with self.engine.connect() as connection:
             sequences = [
                 name
-                for table in tables
+                for table in ordered
+                if "id" in table.c and isinstance(table.c.id.type, sa.Integer)
                 for name in connection.execute(
-                    sa.text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}
+                    sa.text("SELECT pg_get_serial_sequence(:table, 'id')"),
+                    {"table": f'"{table.name}"'},
                 ).scalars()
                 if name
             ]
