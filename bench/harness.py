@@ -76,6 +76,7 @@ COUNT_RE = re.compile(r'id="response-count"[^>]*><strong>([0-9]+)</strong>')
 ONLINE_RE = re.compile(r'class="online">([0-9]+)')
 DIST_RE = re.compile(r'<span class="v([0-9]+) of[0-9]+">[0-9]+: ([0-9]+)</span>')
 PVERSION_RE = re.compile(r'data-version="([0-9]+)"')
+COOKIE_RE = re.compile(rb"(?im)^set-cookie:[ \t]*stemlab_p=([^;\r\n]*)")
 
 
 # --- process plumbing ------------------------------------------------------------------------
@@ -384,6 +385,8 @@ class Bench:
             STEMLAB_LOG_LEVEL="warning",
             STEMLAB_VOTE_RATE_PER_MINUTE="1000000",
             STEMLAB_JOIN_RATE_PER_MINUTE="1000000",
+            # Every phone of the run joins from this one address.
+            STEMLAB_JOIN_MINT_PER_MINUTE="1000000",
             PYTHONUNBUFFERED="1",
         )
         if not seed:
@@ -575,7 +578,7 @@ class Bench:
                         server = self.servers[phone.server]
                         assert server.pool is not None
                         port = server.port
-                        status, _, body = await server.pool.request(
+                        status, head, body = await server.pool.request(
                             get(
                                 f"/p/{self.code}",
                                 server.host,
@@ -585,6 +588,10 @@ class Bench:
                         v = VERSION_RE.search(body)
                         if status != 200 or v is None:
                             raise RuntimeError(f"page answered {status}")
+                        # The participant cookie the server hands out, as a browser keeps it.
+                        cookie = COOKIE_RE.search(head)
+                        if cookie is not None:
+                            phone.token = cookie.group(1).decode()
                         path = f"/ws/p/{self.code}?v={v.group(1).decode()}"
                         phone.question = self.qid
                     await self.open_phone(phone, port, path)
