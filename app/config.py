@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY = 32
 
 
 class Settings(BaseSettings):
@@ -76,6 +78,13 @@ class Settings(BaseSettings):
         description="Failed join-code lookups (unknown codes) allowed per client address per "
         "minute; correct codes are never limited, so a room behind one address can join.",
     )
+    join_mint_per_minute: int = Field(
+        600,
+        ge=1,
+        description="Phones that may join (and so get a participant token) per client address "
+        "per minute. A hall of 500 behind one venue address joins within a minute; a script "
+        "that makes up participants is stopped with 429.",
+    )
     login_rate_per_minute: int = Field(
         10, description="Login attempts allowed per client address and per account per minute."
     )
@@ -86,6 +95,12 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto are believed; empty: none (the peer address is used).",
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Secret (at least 32 characters) with which the server signs participant "
+        "tokens; every worker and host needs the same. Empty: one is made on the first start "
+        "and kept in the database, so every worker, host and restart uses it.",
     )
     log_level: str = Field("info", description="Log level of the server (debug, info, warning).")
     log_format: Literal["text", "json"] = Field(
@@ -116,6 +131,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Server processes (uvicorn workers); more than one needs STEMLAB_REDIS_URL.",
     )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value()) < MIN_SECRET_KEY:
+            raise ValueError(
+                f"STEMLAB_SECRET_KEY needs at least {MIN_SECRET_KEY} characters (for example "
+                "the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
+                "or leave it empty to have one made and kept in the database"
+            )
+        return value
 
     @property
     def base_url(self) -> str:

@@ -27,7 +27,9 @@ from app.live.presence import Presence
 from app.live.ticker import Ticker
 from app.metrics import Metrics
 from app.middleware import SecurityMiddleware
+from app.participants import ParticipantTokens
 from app.routes import auth, export, manage, ops, participant, presenter
+from app.secret_key import load_secret_key
 from app.services import NotFound
 from app.stages import StageCache
 from app.templating import render
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_committed=lambda changed: app.state.services.votes_committed(changed),
             batch_max=settings.writer_batch_max,
         )
+        secret_key = await asyncio.to_thread(load_secret_key, settings, db)
         app.state.services = Services(
             settings,
             db,
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.get_running_loop(),
             presence,
             bus,
+            ParticipantTokens(secret_key),
         )
         await box.start()
         await ticker.start()

@@ -50,6 +50,16 @@ class AuthSession(SQLModel, table=True):
     expires_at: datetime
 
 
+class ServerKey(SQLModel, table=True):
+    """A secret the server made for itself once; every worker and host reads the same row."""
+
+    __tablename__ = "server_key"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Presentation(SQLModel, table=True):
     """A facilitator's set of questions, joined by one code."""
 

@@ -22,8 +22,10 @@ MAX_KEY = 64
 
 
 def participant_key(presentation_id: int, token: str) -> str:
-    """What identifies a phone in one presentation: a hash of its cookie and the presentation,
-    so the same phone cannot be linked across presentations in the database."""
+    """What identifies a phone in one presentation: a hash of its participant token (which the
+    server issued for this presentation only, app/participants.py) and the presentation, so
+    the database never holds a token and the same phone cannot be linked across presentations
+    in it."""
     return token_hash(f"{presentation_id}:{token}")
 
 

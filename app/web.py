@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -28,6 +30,7 @@ from app.live.messages import Message, PresentationChanged, VotesRecorded
 from app.live.presence import Presence
 from app.live.ticker import Ticker
 from app.models import AuthSession, User
+from app.participants import ParticipantTokens
 from app.ratelimit import Rate, RateLimiter
 from app.services import accounts
 from app.stages import StageCache
@@ -53,6 +56,7 @@ class Services:
     loop: asyncio.AbstractEventLoop
     presence: Presence
     bus: Bus
+    tokens: ParticipantTokens
 
     def changed(self, presentation_id: int) -> None:
         """After a committed change to a presentation: drop cached state, push new frames here
@@ -104,11 +108,15 @@ class Services:
 
 
 class Limits:
-    """The rate limits of this process (join-code guessing, logins, votes)."""
+    """The rate limits of this process (join-code guessing, joining, logins, votes).
 
-    def __init__(self, settings: Settings) -> None:
-        self.limiter = RateLimiter()
+    `clock`: seconds from any fixed point (tests pass a clock they move themselves).
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limiter = RateLimiter(clock)
         self.join = Rate(settings.join_rate_per_minute, 60.0)
+        self.mint = Rate(settings.join_mint_per_minute, 60.0)
         self.login = Rate(settings.login_rate_per_minute, 60.0)
         self.vote = Rate(settings.vote_rate_per_minute, 60.0)
 
@@ -142,8 +150,24 @@ SessionDep = Annotated[Session, Depends(_read_session)]
 
 
 def client_ip(conn: HTTPConnection) -> str:
-    """The peer address (uvicorn rewrites it from X-Forwarded-For only for trusted proxies)."""
-    return conn.client.host if conn.client else "unknown"
+    """The address rate limits count by: the peer's IPv4 address, or its IPv6 /64 network.
+
+    The peer is the client itself, or what a trusted proxy says it is: `stemlab serve` has
+    uvicorn rewrite it from X-Forwarded-For only when the request comes from an address in
+    STEMLAB_TRUSTED_PROXIES. One IPv6 /64 is one household, venue or machine (a script gets
+    a whole /64 and could otherwise use a new address for every request), as one IPv4 address
+    behind a NAT is.
+    """
+    host = conn.client.host if conn.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return host
 
 
 def public_base(conn: HTTPConnection, settings: Settings) -> str:

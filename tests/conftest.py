@@ -27,7 +27,9 @@ from app.questions import get_type
 from app.services import accounts
 from app.services.presentations import add_question, create_presentation, update_question
 from app.services.votes import VoteCommand, VoteStatus, record_votes
+from app.web import Limits
 from tests.databases import DATABASES, KIND, ON_POSTGRESQL, ON_SQLITE, Emptier, check_server
+from tests.server import join as join  # phones join as real ones do (tests/server.py)
 
 PASSWORD = "correct horse battery"
 BASE = "http://testserver"
@@ -119,6 +121,31 @@ def app(settings: Settings, db: Database):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app, base_url=BASE) as c:
         yield c
+
+
+class FakeClock:
+    """A clock a test moves by hand, so rate-limit tests never sleep.
+
+    It starts at the beginning of a minute, so a test's first minute is one window of the
+    sliding-window limits (app/ratelimit.py).
+    """
+
+    def __init__(self, start: float = 1_000 * 60.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def fake_clock(app) -> FakeClock:
+    """Put the rate limits of a running app on a new FakeClock (fresh counts)."""
+    clock = FakeClock()
+    services = app.state.services
+    services.limits = Limits(services.settings, clock=clock)
+    return clock
 
 
 def browser(client: TestClient) -> httpx.Client:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+PARTICIPANT_COOKIE = "stemlab_p"
 # How the server is started; the Dockerfile and docker-compose.yml run the same command.
 SERVE_COMMAND = ("python", "-m", "app.cli", "serve")
 
@@ -108,3 +109,36 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# --- participants -------------------------------------------------------------------------
+# The server signs every participant token (app/participants.py) and refuses a made-up cookie,
+# so a test phone joins as a real one does, and these are the only ways tests get one.
+
+
+def join(client: httpx.Client, code: str) -> str:
+    """Join as a phone does, by opening the presentation's page; the participant cookie.
+
+    `client` keeps the cookie, as a browser does (a TestClient phone, or an httpx client at a
+    real server); the value is returned for socket handshakes and Cookie headers. A client
+    that joined before gets no new token: it is the same phone.
+    """
+    response = client.get(f"/p/{code}")
+    assert response.status_code == 200, f"joining {code} gave {response.status_code}"
+    value = client.cookies.get(PARTICIPANT_COOKIE)
+    assert value, "joining gave no participant cookie"
+    return value
+
+
+async def join_async(client: httpx.AsyncClient, code: str) -> str:
+    """A new phone joins through `client`; the participant cookie it was given.
+
+    For scripts with many phones: the request carries no cookie and the client keeps none, so
+    every call (also several at once through one client) is another participant.
+    """
+    response = await client.get(f"/p/{code}", headers={"Cookie": ""})
+    assert response.status_code == 200, f"joining {code} gave {response.status_code}"
+    value = response.cookies.get(PARTICIPANT_COOKIE)
+    assert value, "joining gave no participant cookie"
+    client.cookies.delete(PARTICIPANT_COOKIE)
+    return value

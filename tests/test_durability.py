@@ -14,7 +14,7 @@ import websockets
 from app.config import Settings
 from app.db import Database
 from app.models import Ballot
-from tests.server import running_server
+from tests.server import join, join_async, running_server
 
 pytestmark = pytest.mark.slow
 PASSWORD = "een-lang-wachtwoord"
@@ -50,14 +50,16 @@ async def _vote_until_killed(server, code: str, question_id: str, acked: list[st
 
         async def one_phone() -> None:
             while True:
+                # Every vote from a new participant, so each acknowledged key is its own ballot.
                 key = secrets.token_hex(8)
                 try:
+                    cookie = await join_async(client, code)
                     r = await client.post(
                         f"/p/{code}/vote",
                         data={"question_id": question_id, "client_key": key, "s-s1": "3"},
-                        headers={"Cookie": f"stemlab_p={secrets.token_urlsafe(24)}"},
+                        headers={"Cookie": f"stemlab_p={cookie}"},
                     )
-                except httpx.HTTPError:
+                except (httpx.HTTPError, AssertionError):  # killed mid-join or mid-vote
                     return
                 if r.status_code == 200:
                     acked.append(key)
@@ -70,11 +72,17 @@ async def test_acknowledged_votes_survive_kill_9(new_database, round_):
     database = new_database
     acked: list[str] = []
     with running_server(
-        database, STEMLAB_DEMO_PASSWORD=PASSWORD, STEMLAB_VOTE_RATE_PER_MINUTE="100000"
+        database,
+        STEMLAB_DEMO_PASSWORD=PASSWORD,
+        STEMLAB_VOTE_RATE_PER_MINUTE="100000",
+        STEMLAB_JOIN_MINT_PER_MINUTE="100000",  # a new participant for every vote
     ) as server:
         code, _, _ = _present(server)
         question_id = _question_id(server, code)
         voting = asyncio.create_task(_vote_until_killed(server, code, question_id, acked))
+        async with asyncio.timeout(30):  # the burst got going (each phone joins first)
+            while not acked:
+                await asyncio.sleep(0.01)
         await asyncio.sleep(0.5 + 0.3 * round_)
         server.kill()
         await voting
@@ -104,8 +112,10 @@ async def test_a_hall_of_500_phones_is_counted_exactly(new_database):
             async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client:
 
                 async def phone(i: int) -> int:
+                    # 500 phones join from one address (the hall behind one venue NAT) at the
+                    # default joining limit, then vote.
+                    cookie = {"Cookie": f"stemlab_p={await join_async(client, code)}"}
                     # Like a phone on venue wifi: a lost response is retried with the same key.
-                    cookie = {"Cookie": f"stemlab_p={secrets.token_urlsafe(24)}"}
                     for _ in range(3):
                         try:
                             r = await client.post(
@@ -139,7 +149,8 @@ async def test_fifty_identical_submissions_from_one_phone_count_once(new_databas
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
         code, _, _ = _present(server)
         question_id = _question_id(server, code)
-        token = secrets.token_urlsafe(24)
+        with httpx.Client(base_url=server.url) as phone:
+            token = join(phone, code)
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
 
             async def submit() -> int:
@@ -161,7 +172,9 @@ async def test_an_oversized_socket_message_is_refused_by_the_server(new_database
     with running_server(database, STEMLAB_DEMO_PASSWORD=PASSWORD) as server:
         code, _, _ = _present(server)
         url = server.url.replace("http", "ws") + f"/ws/p/{code}"
-        async with websockets.connect(url, origin=server.url) as phone:
+        with httpx.Client(base_url=server.url) as browser:
+            cookie = {"Cookie": f"stemlab_p={join(browser, code)}"}
+        async with websockets.connect(url, origin=server.url, additional_headers=cookie) as phone:
             await phone.recv()
             await phone.send("x" * 20_000)
             with pytest.raises(websockets.ConnectionClosed) as closed:

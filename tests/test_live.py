@@ -10,7 +10,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from app.live.hub import Close, Frame, Hub
-from tests.conftest import BASE, browser, login, make_presentation, make_question, make_user
+from tests.conftest import BASE, browser, join, login, make_presentation, make_question, make_user
 
 ORIGIN = {"Origin": BASE}
 
@@ -39,7 +39,13 @@ def session_setup(client, db):
     return presentation, first, second, csrf
 
 
+def _phone(client, presentation) -> dict[str, str]:
+    """Handshake headers of a new phone that joined the presentation."""
+    return {**ORIGIN, "cookie": f"stemlab_p={join(browser(client), presentation.join_code)}"}
+
+
 def _vote(phone, presentation, question, **data):
+    join(phone, presentation.join_code)
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(question.id), **data},
@@ -74,7 +80,9 @@ def test_frames_carry_a_growing_version(client, session_setup):
 
 def test_phone_follows_the_facilitator_without_reloading(client, session_setup):
     presentation, _, second, csrf = session_setup
-    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+    with client.websocket_connect(
+        f"/ws/p/{presentation.join_code}", headers=_phone(client, presentation)
+    ) as phone:
         assert "SMART?" in phone.receive_text()
         client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "next"})
         frame = _until(phone, lambda f: "In één woord" in f)
@@ -90,7 +98,9 @@ def test_phone_follows_the_facilitator_without_reloading(client, session_setup):
 def test_phone_frames_hold_no_results_and_no_personal_data(client, session_setup):
     presentation, first, _, _ = session_setup
     _vote(browser(client), presentation, first, option="o1", client_key="secret-key-123")
-    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+    with client.websocket_connect(
+        f"/ws/p/{presentation.join_code}", headers=_phone(client, presentation)
+    ) as phone:
         frame = phone.receive_text()
     assert "bar-count" not in frame and "secret-key-123" not in frame
     assert "csrf" not in frame
@@ -98,10 +108,12 @@ def test_phone_frames_hold_no_results_and_no_personal_data(client, session_setup
 
 def test_phone_that_is_up_to_date_gets_no_first_frame(client, session_setup):
     presentation, _, _, csrf = session_setup
-    page = browser(client).get(f"/p/{presentation.join_code}").text
+    phone_page = browser(client)
+    page = phone_page.get(f"/p/{presentation.join_code}").text
     version = re.search(r'ws-connect="/ws/p/\d+\?v=(\d+)"', page).group(1)
     url = f"/ws/p/{presentation.join_code}?v={version}"
-    with client.websocket_connect(url, headers=ORIGIN) as phone:
+    headers = {**ORIGIN, "cookie": f"stemlab_p={phone_page.cookies['stemlab_p']}"}
+    with client.websocket_connect(url, headers=headers) as phone:
         client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "next"})
         # The first frame this phone sees is the move, not a copy of what it shows.
         assert "In één woord" in phone.receive_text()
@@ -145,7 +157,9 @@ def test_presenter_socket_needs_the_owner(client, db, session_setup):
 
 def test_phone_socket_cannot_steer(client, db, session_setup):
     presentation, first, _, _ = session_setup
-    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+    with client.websocket_connect(
+        f"/ws/p/{presentation.join_code}", headers=_phone(client, presentation)
+    ) as phone:
         phone.receive_text()
         # A command is not a vote: it gets a refusal and changes nothing ...
         phone.send_text('{"to": "next", "HEADERS": {}}')
@@ -261,7 +275,9 @@ async def test_hub_drops_a_slow_subscriber_without_delaying_others():
 
 def test_deleting_a_live_presentation_ends_its_sockets(client, session_setup):
     presentation, _, _, csrf = session_setup
-    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+    with client.websocket_connect(
+        f"/ws/p/{presentation.join_code}", headers=_phone(client, presentation)
+    ) as phone:
         phone.receive_text()
         client.post(f"/manage/presentations/{presentation.id}/delete", data={"csrf_token": csrf})
         frame = _until(phone, lambda f: 'data-state="ended"' in f)
@@ -273,7 +289,8 @@ def test_deleting_a_live_presentation_ends_its_sockets(client, session_setup):
 
 def test_editing_the_current_question_reaches_phones_and_reconnects(client, db, session_setup):
     presentation, first, _, csrf = session_setup
-    page = browser(client).get(f"/p/{presentation.join_code}").text
+    phone_page = browser(client)
+    page = phone_page.get(f"/p/{presentation.join_code}").text
     version = re.search(r'ws-connect="/ws/p/\d+\?v=(\d+)"', page).group(1)
     client.post(
         f"/manage/questions/{first.id}",
@@ -281,13 +298,16 @@ def test_editing_the_current_question_reaches_phones_and_reconnects(client, db, 
     )
     # A phone that reconnects with the version of its old page gets the edited question.
     url = f"/ws/p/{presentation.join_code}?v={version}"
-    with client.websocket_connect(url, headers=ORIGIN) as phone:
+    headers = {**ORIGIN, "cookie": f"stemlab_p={phone_page.cookies['stemlab_p']}"}
+    with client.websocket_connect(url, headers=headers) as phone:
         assert "Weet niet" in phone.receive_text()
 
 
 def test_unchanged_stage_is_not_pushed_to_phones(client, session_setup):
     presentation, first, _, csrf = session_setup
-    with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as phone:
+    with client.websocket_connect(
+        f"/ws/p/{presentation.join_code}", headers=_phone(client, presentation)
+    ) as phone:
         shown = int(re.search(r'data-version="(\d+)"', phone.receive_text()).group(1))
         # Hiding results changes nothing on phones: no new frame (it would wipe what people
         # type). The next new frame a phone gets is the move to the next question.

@@ -177,7 +177,7 @@ def test_qr_code_is_an_svg_of_the_join_link(client, db):
 
 
 def test_a_new_option_never_inherits_the_votes_of_a_removed_one(client, db):
-    from tests.conftest import browser
+    from tests.conftest import browser, join
 
     owner = make_user(db)
     presentation = make_presentation(db, owner)
@@ -185,6 +185,7 @@ def test_a_new_option_never_inherits_the_votes_of_a_removed_one(client, db):
     csrf = login(client, owner.email)
     client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "first"})
     phone = browser(client)
+    join(phone, presentation.join_code)
     c_id = next(o["id"] for o in question.config["options"] if o["label"] == "C")
     vote = phone.post(
         f"/p/{presentation.join_code}/vote",

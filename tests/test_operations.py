@@ -18,7 +18,7 @@ from app.cli import check_workers
 from app.config import Settings
 from app.live.hub import Frame
 from app.main import create_app
-from tests.conftest import BASE, browser, login, make_presentation, make_question, make_user
+from tests.conftest import BASE, browser, join, login, make_presentation, make_question, make_user
 
 TOKEN = "metrics-" + "x" * 24
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -117,11 +117,14 @@ def test_readyz_does_not_wait_long_for_a_database_that_hangs(client, app, monkey
 def test_readyz_is_503_once_shutdown_starts_and_votes_get_try_again(client, app, db):
     presentation, question = _present(client, db)
     phone = browser(client)
+    join(phone, presentation.join_code)
     url = f"/p/{presentation.join_code}/vote"
     saved = phone.post(url, data={"question_id": str(question.id), "option": "o1"})
     assert saved.status_code == 200
-    token = secrets.token_urlsafe(24)
-    socket_headers = {**ORIGIN, "Cookie": f"stemlab_p={token}"}
+    socket_headers = {
+        **ORIGIN,
+        "Cookie": f"stemlab_p={join(browser(client), presentation.join_code)}",
+    }
     with client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=socket_headers) as ws:
         ws.receive_text()
         client.portal.call(app.state.lifecycle.drain)
@@ -154,10 +157,14 @@ def test_metrics_move_with_sockets_votes_and_ticks(client, app, db):
     assert _value(before, "stemlab_draining") == 0
     assert ("process_resident_memory_bytes", ()) in before
 
-    url = f"/p/{presentation.join_code}/vote"
+    code = presentation.join_code
+    url = f"/p/{code}/vote"
     with (
         client.websocket_connect(f"/ws/present/{presentation.id}", headers=ORIGIN) as screen,
-        client.websocket_connect(f"/ws/p/{presentation.join_code}", headers=ORIGIN) as ws,
+        client.websocket_connect(
+            f"/ws/p/{presentation.join_code}",
+            headers={**ORIGIN, "Cookie": f"stemlab_p={join(browser(client), code)}"},
+        ) as ws,
     ):
         screen.receive_text()
         ws.receive_text()
@@ -166,6 +173,7 @@ def test_metrics_move_with_sockets_votes_and_ticks(client, app, db):
         assert _value(during, "stemlab_sockets", audience="phone") == 1
 
         phone = browser(client)
+        join(phone, code)
         vote = {"question_id": str(question.id), "client_key": "k1", "option": "o1"}
         assert phone.post(url, data=vote).status_code == 200
         assert phone.post(url, data=vote).status_code == 200  # a retry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.models import Ballot, BallotItem
-from tests.conftest import browser, login, make_presentation, make_question, make_user
+from tests.conftest import browser, join, login, make_presentation, make_question, make_user
 
 
 def _present_first(client, presentation, csrf):
@@ -74,6 +74,7 @@ def test_vote_is_saved_and_confirmed(client, db):
 def test_changing_the_answer_keeps_one_ballot(client, db):
     _, presentation, question, _ = _setup(client, db, options="Ja\nNee")
     phone = browser(client)
+    join(phone, presentation.join_code)
     url = f"/p/{presentation.join_code}/vote"
     phone.post(url, data={"question_id": str(question.id), "client_key": "a", "option": "o1"})
     phone.post(url, data={"question_id": str(question.id), "client_key": "b", "option": "o2"})
@@ -89,6 +90,7 @@ def test_changing_the_answer_keeps_one_ballot(client, db):
 def test_retry_with_same_key_counts_once(client, db):
     _, presentation, question, _ = _setup(client, db, options="Ja\nNee")
     phone = browser(client)
+    join(phone, presentation.join_code)
     url = f"/p/{presentation.join_code}/vote"
     data = {"question_id": str(question.id), "client_key": "same", "option": "o1"}
     first = phone.post(url, data=data)
@@ -104,6 +106,7 @@ def test_retry_with_same_key_counts_once(client, db):
 def test_bad_answers_get_422_and_change_nothing(client, db):
     _, presentation, question, _ = _setup(client, db, options="Ja\nNee")
     phone = browser(client)
+    join(phone, presentation.join_code)
     url = f"/p/{presentation.join_code}/vote"
     cases = [
         {"option": "o9"},
@@ -123,6 +126,7 @@ def test_error_messages_follow_the_presentation_language(client, db):
     question = make_question(db, owner, presentation, "choice", "Q", options="A\nB")
     _present_first(client, presentation, login(client, owner.email))
     phone = browser(client)
+    join(phone, presentation.join_code)
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(question.id), "option": "o7"},
@@ -136,6 +140,7 @@ def test_vote_on_a_closed_question_is_refused(client, db):
     _, presentation, question, csrf = _setup(client, db, options="Ja\nNee")
     client.post(f"/present/{presentation.id}/voting", data={"csrf_token": csrf, "value": "close"})
     phone = browser(client)
+    join(phone, presentation.join_code)
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(question.id), "option": "o1"},
@@ -150,6 +155,7 @@ def test_vote_on_a_question_that_is_not_current_is_refused(client, db):
     make_question(db, owner, presentation, "open", "Tips?")
     client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "next"})
     phone = browser(client)
+    join(phone, presentation.join_code)
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(first.id), "option": "o1"},
@@ -169,6 +175,7 @@ def test_vote_with_unknown_code_is_404(client, db):
 def test_cross_site_vote_is_refused(client, db):
     _, presentation, question, _ = _setup(client, db, options="Ja\nNee")
     phone = browser(client)
+    join(phone, presentation.join_code)
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(question.id), "option": "o1"},
@@ -181,6 +188,7 @@ def test_cross_site_vote_is_refused(client, db):
 def test_oversized_body_is_refused(client, db):
     _, presentation, question, _ = _setup(client, db, "open")
     phone = browser(client)
+    join(phone, presentation.join_code)
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(question.id), "text": "x" * 400_000},
@@ -210,6 +218,7 @@ def test_guessing_codes_is_rate_limited_but_the_right_code_still_works(client, d
 def test_malformed_vote_gets_a_message_in_the_presentation_language(client, db):
     _, presentation, question, _ = _setup(client, db, options="Ja\nNee")
     phone = browser(client)
+    join(phone, presentation.join_code)
     fields = {f"f{i}": "x" for i in range(100)}  # more fields than a vote form has
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
@@ -224,6 +233,7 @@ def test_malformed_vote_gets_a_message_in_the_presentation_language(client, db):
 def test_streamed_oversized_body_is_refused_with_413(client, db):
     _, presentation, question, _ = _setup(client, db, "open")
     phone = browser(client)
+    join(phone, presentation.join_code)
 
     def chunks():
         yield f"question_id={question.id}&text=".encode()

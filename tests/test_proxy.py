@@ -30,7 +30,7 @@ import pytest
 import websockets
 
 from tests.redis_server import SYSTEM_REDIS
-from tests.server import ROOT, Server, free_port, running_server
+from tests.server import ROOT, Server, free_port, join, running_server
 from tests.test_durability import PASSWORD, _present, _question_id
 
 pytestmark = pytest.mark.slow
@@ -265,8 +265,11 @@ async def test_a_worker_that_is_down_is_skipped(tmp_path, new_database):
     ):
         code, _, _ = _present(replace(server, url=proxy))
         for _ in range(4):
-            assert httpx.get(f"{proxy}/p/{code}").status_code == 200
-            async with websockets.connect(f"{_ws(proxy)}/ws/p/{code}", origin=proxy) as phone:
+            with httpx.Client(base_url=proxy) as browser:
+                cookie = {"Cookie": f"stemlab_p={join(browser, code)}"}
+            async with websockets.connect(
+                f"{_ws(proxy)}/ws/p/{code}", origin=proxy, additional_headers=cookie
+            ) as phone:
                 await _until(phone, 'name="question_id"')
 
 
@@ -342,16 +345,22 @@ async def test_any_worker_serves_any_phone_with_plain_round_robin(tmp_path, new_
                     additional_headers={"Cookie": f"stemlab_session={session_token}"},
                 )
             )
-            # Consecutive handshakes alternate between the two workers.
+            # Each phone joins through the proxy (so at either worker), and consecutive
+            # handshakes alternate between the two workers: a token one worker issued is
+            # accepted by the other.
+            cookies = []
+            for _ in range(6):
+                with httpx.Client(base_url=proxy) as browser:
+                    cookies.append(join(browser, code))
             phones = [
                 await stack.enter_async_context(
                     websockets.connect(
                         f"{_ws(proxy)}/ws/p/{code}",
                         origin=proxy,
-                        additional_headers={"Cookie": f"stemlab_p={secrets.token_urlsafe(24)}"},
+                        additional_headers={"Cookie": f"stemlab_p={cookie}"},
                     )
                 )
-                for _ in range(6)
+                for cookie in cookies
             ]
             for i, phone in enumerate(phones):
                 await _until(phone, f'name="question_id" value="{question_id}"')

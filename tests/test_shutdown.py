@@ -24,7 +24,7 @@ from app.db import Database
 from app.models import Ballot, Participant
 from app.voting import participant_key
 from tests.redis_server import redis_server
-from tests.server import ROOT, running_server
+from tests.server import ROOT, join, running_server
 
 pytestmark = pytest.mark.slow
 PASSWORD = "een-lang-wachtwoord"
@@ -63,7 +63,7 @@ def _stored_keys(database) -> dict[str, str]:
 class Phone:
     """One participant voting again and again; what it was told about each submission."""
 
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    token: str = ""  # its participant cookie, once it joined
     told: list[tuple[str, str]] = field(default_factory=list)  # (client key, what it was told)
     close_code: int | None = None
 
@@ -139,6 +139,9 @@ async def test_sigterm_while_phones_vote_loses_no_acknowledged_vote(tmp_path):
         STEMLAB_LOG_LEVEL="info",
     ) as server:
         code, question_id, presentation_id = _present(server)
+        for phone in http_phones + socket_phones:
+            with httpx.Client(base_url=server.url) as browser:
+                phone.token = join(browser, code)
         voting = [_http_phone(server, code, question_id, phone) for phone in http_phones]
         voting += [_socket_phone(server, code, question_id, phone) for phone in socket_phones]
         tasks = [asyncio.create_task(v) for v in voting]

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.conftest import BASE, browser, login, make_presentation, make_question, make_user
+from tests.conftest import BASE, browser, join, login, make_presentation, make_question, make_user
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -50,6 +50,7 @@ def _render_all(client, db, text: str) -> list[str]:
     csrf = login(client, owner.email)
     client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "first"})
     phone = browser(client)
+    join(phone, presentation.join_code)
     response = phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(question.id), "text": text},
@@ -79,6 +80,7 @@ def test_titles_and_words_stay_text(client, db, payload):
     csrf = login(client, owner.email)
     client.post(f"/present/{presentation.id}/move", data={"csrf_token": csrf, "to": "first"})
     phone = browser(client)
+    join(phone, presentation.join_code)
     phone.post(
         f"/p/{presentation.join_code}/vote",
         data={"question_id": str(question.id), "word": payload[:25]},

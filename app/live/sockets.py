@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app.live import topics
 from app.live.hub import Close, Frame, Subscriber
-from app.routes.participant import vote_message
+from app.routes.participant import rejoin_html, vote_message
 from app.services import NotFound, accounts
 from app.services.presentations import get_presentation
 from app.web import PARTICIPANT_COOKIE, SESSION_COOKIE, Services, client_ip, origin_allowed
@@ -129,7 +129,16 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
         await websocket.close(code=POLICY_VIOLATION)
         return
     presentation_id = found.presentation_id
+    token = svc.tokens.find(websocket.cookies.get(PARTICIPANT_COOKIE), presentation_id)
     await websocket.accept()
+    if token is None:
+        # No token of this presentation (never joined, a made-up or altered cookie): the phone
+        # is told to join again, and the socket closes with a code after which it does not
+        # reconnect by itself.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.send_text(rejoin_html(found.language, found.join_code))
+            await websocket.close(code=POLICY_VIOLATION)
+        return
     # Subscribe first, then read the version: a change in between is then seen twice at
     # worst, never missed.
     sub = svc.hub.subscribe(topics.phones(presentation_id))
@@ -143,7 +152,6 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
         # A phone that already shows this version keeps its page (with its own answer on it).
         if current is not None and current.version > sub.shown:
             first = await svc.fragments.phone_frame_cached(presentation_id, current.version)
-        token = websocket.cookies.get(PARTICIPANT_COOKIE, "")
 
         async def on_vote(text: str) -> str | None:
             return await vote_message(svc, code, token, text)

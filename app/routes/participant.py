@@ -16,6 +16,8 @@ from app import i18n, metrics
 from app.i18n import _l
 from app.live.fragments import stage_context
 from app.models import Ballot, Participant, Presentation
+from app.participants import with_token
+from app.ratelimit import Rate
 from app.services import NotFound
 from app.services.control import stage
 from app.services.presentations import get_by_code, normalise_code
@@ -40,23 +42,15 @@ router = APIRouter()
 
 MAX_CODE = 40
 UNKNOWN_CODE = _l("We do not know this code. Check the code on the screen.")
-TOO_MANY_TRIES = _l("Too many tries. Wait a minute and try again.")
+# One answer when guessing codes or joining is over its limit: the two look the same.
+TOO_MANY_TRIES = _l("Too many tries from this network. Wait a minute and try again.")
+NOT_JOINED = _l("This phone is not taking part in this session (any more). Join again to vote.")
 
 
-def _valid_token(token: str | None) -> str | None:
-    if token and 20 <= len(token) <= 64 and token.isascii():
-        return token
-    return None
-
-
-def _participant_token(request: Request) -> str | None:
-    return _valid_token(request.cookies.get(PARTICIPANT_COOKIE))
-
-
-def _set_participant_cookie(response: Response, token: str, svc: Services) -> None:
+def _set_participant_cookie(response: Response, value: str, svc: Services) -> None:
     response.set_cookie(
         PARTICIPANT_COOKIE,
-        token,
+        value,
         max_age=60 * 60 * 24 * 30,
         httponly=True,
         samesite="lax",
@@ -90,10 +84,15 @@ def _lookup(session: Session, svc: Services, request: Request, code: str) -> Pre
 
 
 def _join_page(
-    request: Request, svc: Services, code: str, status: int, error: str | None
+    request: Request,
+    svc: Services,
+    code: str,
+    status: int,
+    error: str | None,
+    language: str | None = None,
 ) -> HTMLResponse:
-    language = i18n.negotiate(request.headers.get("accept-language"))
-    response = page(
+    language = language or i18n.negotiate(request.headers.get("accept-language"))
+    return page(
         request,
         "join.html",
         language,
@@ -101,17 +100,38 @@ def _join_page(
         code=code[:MAX_CODE],
         error=error,
     )
-    if status == 429:
-        ip = client_ip(request)
-        response.headers["Retry-After"] = str(svc.limits.retry_after(svc.limits.join, "join", ip))
+
+
+def _too_many(request: Request, svc: Services, code: str, rate: Rate, name: str) -> HTMLResponse:
+    """429, with Retry-After from the limit that was reached."""
+    response = _join_page(request, svc, code, 429, TOO_MANY_TRIES)
+    retry = svc.limits.retry_after(rate, name, client_ip(request))
+    response.headers["Retry-After"] = str(retry)
     return response
 
 
 def _unknown(request: Request, svc: Services, code: str) -> HTMLResponse:
     """The same answer for an unknown code and for one guessed too often (no oracle)."""
     if not guessing_allowed(svc, client_ip(request)):
-        return _join_page(request, svc, code, 429, TOO_MANY_TRIES)
+        return _too_many(request, svc, code, svc.limits.join, "join")
     return _join_page(request, svc, code, 404, UNKNOWN_CODE)
+
+
+@lru_cache(maxsize=256)
+def rejoin_html(language: str, join_code: str) -> str:
+    """What a phone that has not joined sees in place of the question: join again."""
+    return render_block("participant.html", "rejoin", language, {"join_code": join_code})
+
+
+def _not_joined(request: Request, svc: Services, current: CurrentStage) -> Response:
+    """A vote from a phone without a valid token for this presentation: refused (403), and
+    the phone is offered to join again, which gives it a token (or 429 past the limit)."""
+    if is_htmx(request):
+        response = HTMLResponse(rejoin_html(current.language, current.join_code), 403)
+        response.headers["HX-Retarget"] = "#stage"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    return _join_page(request, svc, current.join_code, 403, NOT_JOINED, current.language)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -199,15 +219,24 @@ def _stage_page(
 def participant_page(
     request: Request, code: str, svc: ServicesDep, session: SessionDep
 ) -> Response:
+    """The phone page; a phone without a token for this presentation joins here."""
     presentation = _lookup(session, svc, request, code)
     if presentation is None:
         return _unknown(request, svc, code)
     if code != presentation.join_code:
         return see_other(f"/p/{presentation.join_code}")
-    token = _participant_token(request)
-    response = _stage_page(request, svc, session, presentation.id or 0, token)
-    if token is None:
-        _set_participant_cookie(response, secrets.token_urlsafe(24), svc)
+    presentation_id = presentation.id or 0
+    cookie = request.cookies.get(PARTICIPANT_COOKIE)
+    token = svc.tokens.find(cookie, presentation_id)
+    if token is not None:
+        return _stage_page(request, svc, session, presentation_id, token)
+    # Joining makes a participant, so it is limited per address: far above what a room
+    # behind one venue address needs, far below what a script making up a crowd wants.
+    if not svc.limits.hit(svc.limits.mint, "mint", client_ip(request)):
+        return _too_many(request, svc, code, svc.limits.mint, "mint")
+    response = _stage_page(request, svc, session, presentation_id, None)
+    cookie = with_token(cookie, svc.tokens.issue(presentation_id))
+    _set_participant_cookie(response, cookie, svc)
     return response
 
 
@@ -224,10 +253,10 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     if current is None:
         count_failed_lookup(svc, client_ip(request))
         return _unknown(request, svc, code)
-    token = _participant_token(request)
-    new_token = token is None
+    # Only phones that joined vote: the server issued their token for this presentation.
+    token = svc.tokens.find(request.cookies.get(PARTICIPANT_COOKIE), current.presentation_id)
     if token is None:
-        token = secrets.token_urlsafe(24)
+        return _not_joined(request, svc, current)
     outcome, message = await _take_vote(svc, current, token, values)
     language = current.language
     status = "saved" if outcome.saved else None
@@ -255,8 +284,6 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
         response = await blocking(render)
     if outcome.status_code == 503:
         response.headers["Retry-After"] = "2"
-    if new_token:
-        _set_participant_cookie(response, token, svc)
     return response
 
 
@@ -266,9 +293,10 @@ MAX_MESSAGE_FIELDS = 64
 async def vote_message(svc: Services, code: str, token: str, text: str) -> str | None:
     """A vote sent over the phone's socket (what the page does when its socket is open).
 
-    The message is the vote form as JSON (the htmx ws extension's format: field -> value or
-    list of values). The reply is the same status block a form post gets. None: not a vote at
-    all, and the socket is closed.
+    `token`: the phone's participant token, checked when the socket opened. The message is
+    the vote form as JSON (the htmx ws extension's format: field -> value or list of values).
+    The reply is the same status block a form post gets. None: not a vote at all, and the
+    socket is closed.
     """
     try:
         data = json.loads(text)
@@ -288,11 +316,10 @@ async def vote_message(svc: Services, code: str, token: str, text: str) -> str |
     if current is None:
         return None
     # Every message counts, votes or not: a socket that floods is closed.
-    if not svc.limits.hit(svc.limits.vote, "socket-message", token or code):
+    if not svc.limits.hit(svc.limits.vote, "socket-message", token):
         return None
-    if _valid_token(token) is None:
-        reload = i18n.translate(current.language, _l("Reload the page and try again."))
-        return status_html(current.language, None, reload)
+    if not svc.tokens.valid(current.presentation_id, token):
+        return None  # the code leads to another presentation now
     outcome, message = await _take_vote(svc, current, token, values)
     return status_html(current.language, "saved" if outcome.saved else None, message)
 
