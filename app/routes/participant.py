@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 from functools import lru_cache
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 from starlette.requests import ClientDisconnect
@@ -111,7 +110,8 @@ def _too_many(request: Request, svc: Services, code: str, rate: Rate, name: str)
 
 
 def _unknown(request: Request, svc: Services, code: str) -> HTMLResponse:
-    """The same answer for an unknown code and for one guessed too often (no oracle)."""
+    """The same answer for every code that leads nowhere (unknown, deleted, malformed), and
+    for one guessed too often: nothing tells them apart."""
     if not guessing_allowed(svc, client_ip(request)):
         return _too_many(request, svc, code, svc.limits.join, "join")
     return _join_page(request, svc, code, 404, UNKNOWN_CODE)
@@ -144,11 +144,16 @@ def join(
     request: Request,
     svc: ServicesDep,
     session: SessionDep,
-    code: Annotated[str, Query(max_length=MAX_CODE)] = "",
+    code: str = "",
 ) -> Response:
     cleaned = normalise_code(code)
     if not cleaned:
         return _join_page(request, svc, code, 422, _l("Enter the code you see on the screen."))
+    if len(code) > MAX_CODE:
+        # Longer than any code: refused (and counted) as an unknown one, so that no refusal
+        # of a code looks different from another.
+        count_failed_lookup(svc, client_ip(request))
+        return _unknown(request, svc, code)
     if _lookup(session, svc, request, cleaned) is None:
         return _unknown(request, svc, code)
     return see_other(f"/p/{cleaned}")

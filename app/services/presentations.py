@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -25,14 +25,20 @@ class EditError(Refused):
 
 def new_join_code(session: Session) -> str:
     """An unused 8-digit join code from the system's secure random source."""
+
+    def in_use(code: str) -> bool:
+        stmt = select(Presentation.id).where(Presentation.join_code == code)
+        return session.exec(stmt).first() is not None
+
+    return draw_join_code(in_use)
+
+
+def draw_join_code(in_use: Callable[[str], bool]) -> str:
+    """A random 8-digit code without a leading zero for which `in_use` is false; a code that
+    is taken is drawn again, never handed out twice (the unique index backs this up)."""
     while True:
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-        if (
-            code[0] != "0"
-            and not session.exec(
-                select(Presentation.id).where(Presentation.join_code == code)
-            ).first()
-        ):
+        if code[0] != "0" and not in_use(code):
             return code
 
 
