@@ -359,6 +359,8 @@ class Bench:
         self.tasks: list[asyncio.Task[None]] = []
         self.ballots_known = 0
         self.phase = ""
+        # What a scenario did, to divide its CPU by: scenario -> (unit, count), e.g. ("vote", 9000).
+        self.units: dict[str, tuple[str, int]] = {}
 
     # --- server and facilitator ---
 
@@ -858,6 +860,7 @@ class Bench:
         seconds, failures = await self.join(self.phones, self.port, stemlab=True)
         self.results["join.seconds"] = round(seconds, 2)
         self.results["join.failures"] = failures
+        self.units["join"] = ("phone", n - failures)
 
     async def s_held(self) -> None:
         before = self.extra["rss_before_join_mib"]
@@ -908,6 +911,7 @@ class Bench:
         self.results["burst.seconds"] = (
             round(out.last_ack - out.first_send, 2) if out.acked else None
         )
+        self.units["burst"] = ("vote", out.acked)
         self.extra["burst.p99_ack_ms"] = r1(pct(out.ack_ms, 0.99))
         self.extra["burst.statuses"] = dict(out.statuses)
         self.extra["burst.errors"] = out.errors
@@ -947,6 +951,7 @@ class Bench:
         self.results["sustained.p50_ack_ms"] = r1(pct(out.ack_ms, 0.50))
         self.results["sustained.p99_ack_ms"] = r1(pct(out.ack_ms, 0.99))
         self.results["sustained.errors"] = out.errors
+        self.units["sustained"] = ("vote", out.acked)
         self.extra["sustained.votes"] = n
         self.extra["sustained.acked"] = out.acked
         self.extra["sustained.statuses"] = dict(out.statuses)
@@ -1195,15 +1200,23 @@ class Bench:
             ]
             # All server processes together (one process: that process).
             self.extra[f"{name}.server_cpu_pct"] = round(100 * sum(used) / wall)
+            # CPU time per phone joined or vote acknowledged: what a process costs per unit of
+            # work, which other work on the machine changes far less than it changes latency.
+            unit, count = self.units.get(name, ("", 0))
+            if count:
+                self.extra[f"{name}.server_cpu_ms_per_{unit}"] = round(1000 * sum(used) / count, 3)
             if len(used) > 1:
                 self.extra[f"{name}.server_cpu_pct_per_process"] = [
                     round(100 * u / wall) for u in used
                 ]
             others -= sum(used)
         if self.sampler is not None and sampled is not None:
+            unit, count = self.units.get(name, ("", 0))
             for group, cpu in self.sampler.since(sampled).items():
                 # PostgreSQL backends of this run's database; the Redis server.
                 self.extra[f"{name}.{group}_cpu_pct"] = round(100 * cpu / wall)
+                if count:
+                    self.extra[f"{name}.{group}_cpu_ms_per_{unit}"] = round(1000 * cpu / count, 3)
                 others -= cpu
         # CPU used by anything else on the machine (other users' work competes for both cores),
         # and who used most of it.
