@@ -116,7 +116,7 @@ def serve(settings: Settings) -> None:
         forwarded_allow_ips=settings.trusted_proxies or None,
         # The websocket implementation every test runs on ("auto" would take wsproto instead
         # if it were installed, untested).
-        ws="websockets",
+        ws="websockets-sansio",
         ws_per_message_deflate=False,
         # Our sockets only listen: anything large a client sends is a mistake or an attack.
         ws_max_size=16 * 1024,
