@@ -489,3 +489,24 @@ def test_phone_offline_while_the_question_changes(
     )
     follows(phone_a, Q_SINGLE)
     no_errors(projector, phone_a, phone_b)
+
+
+def test_a_page_never_keeps_two_sockets_open(
+    own_server: Server, contexts: dict[str, BrowserContext]
+) -> None:
+    """Two reconnects that overlap (the "online" event and the extension's retry timer) leave
+    one socket, not an unseen second one that the projector counts as another phone."""
+    projector = start_presenting(contexts["facilitator"], own_server.base_url)
+    phone = join(contexts["phone A"].new_page(), "phone A", own_server)
+    expect_phones_online(projector, 1)
+    states = phone.page.evaluate(
+        """() => new Promise((resolve) => {
+            const path = document.querySelector("[ws-connect]").getAttribute("ws-connect");
+            const url = location.origin.replace(/^http/, "ws") + path;
+            const first = htmx.createWebSocket(url);
+            const second = htmx.createWebSocket(url);
+            second.addEventListener("open", () => resolve([first.readyState, second.readyState]));
+        })"""
+    )
+    assert states == [3, 1] or states == [2, 1]  # the first closed (or closing), the second open
+    expect_phones_online(projector, 1)

@@ -79,13 +79,19 @@
     };
     // Every (re)connection says which version the phone shows now, not the one of the page
     // it loaded, so the server does not resend (and wipe) a stage the phone already has.
+    // A page holds one live socket. A reconnect that starts while another is still on its way
+    // (the "online" event below, and the extension's own retry timer) would otherwise leave the
+    // older socket open, unseen, and counted as a second phone.
+    var lastSocket = null;
     window.htmx.createWebSocket = function (url) {
       var stage = document.getElementById("stage");
       if (stage && stage.dataset.version) {
         url = url.replace(/([?&]v=)\d*/, "$1" + stage.dataset.version);
       }
+      if (lastSocket && lastSocket.readyState <= WebSocket.OPEN) { lastSocket.close(); }
       var socket = new WebSocket(url, []);
       socket.binaryType = window.htmx.config.wsBinaryType;
+      lastSocket = socket;
       return socket;
     };
   }
