@@ -569,6 +569,7 @@ class Bench:
         """
         sem = asyncio.Semaphore(self.args.join_concurrency)
         failures = 0
+        reasons: Counter[str] = Counter()
 
         async def one(phone: Phone) -> None:
             nonlocal failures
@@ -597,12 +598,16 @@ class Bench:
                         path = f"/ws/p/{self.code}?v={v.group(1).decode()}"
                         phone.question = self.qid
                     await self.open_phone(phone, port, path)
-                except Exception:
+                except Exception as exc:
                     failures += 1
                     phone.closed = True
+                    reasons[f"{type(exc).__name__}: {exc}"[:120]] += 1
 
         started = now()
         await asyncio.gather(*(one(p) for p in phones))
+        if reasons:
+            key = f"{self.phase}.failure_reasons"
+            self.extra[key] = dict(reasons.most_common(5))
         return now() - started, failures
 
     def connected(self) -> list[Phone]:
