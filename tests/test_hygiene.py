@@ -76,3 +76,20 @@ def test_the_image_runs_the_command_the_tests_run():
     assert scripts["stemlab"] == "app.cli:main"
     server = (ROOT / "tests" / "server.py").read_text(encoding="utf-8")
     assert '"-m", "app.cli", "serve"' in server
+
+
+def test_the_reliability_table_names_tests_that_exist():
+    """docs/reliability.md says which test proves each scenario; a renamed test breaks it here."""
+    table = (ROOT / "docs" / "reliability.md").read_text()
+    named = 0
+    for row in table.splitlines():
+        if not row.startswith("| "):
+            continue
+        current = None
+        for file, test in re.findall(r"`(?:([\w/]+\.py))?::(test_\w+)`", row):
+            current = file or current
+            assert current, f"{test} has no file before it: {row[:60]}"
+            source = (ROOT / "tests" / current).read_text()
+            assert re.search(rf"def {test}\(", source), f"{current}::{test} does not exist"
+            named += 1
+    assert named > 60
