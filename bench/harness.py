@@ -1334,6 +1334,10 @@ class Bench:
 
         bench/results/server.log is the first server's output, server-2.log the second's, ...
         """
+        retries = sum(s.pool.reconnects for s in self.servers if s.pool is not None)
+        if retries:
+            # Page loads sent again after a keep-alive connection was reset (see loadhttp.py).
+            self.extra["http_get_retries"] = retries
         for server in self.servers:
             if server.pool is not None:
                 server.pool.close()

@@ -20,6 +20,7 @@ class _Conn(asyncio.Protocol):
         self.buf = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
         self.closed = False
+        self.idle_since = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -60,6 +61,11 @@ class _Conn(asyncio.Protocol):
         return self.waiter
 
 
+# A connection idle this long is closed rather than reused: the server (uvicorn) closes idle
+# keep-alive connections after 5 s, and a request sent just as it does is answered with a reset.
+IDLE_SECONDS = 4.0
+
+
 class Pool:
     """At most `size` keep-alive connections to one host:port; opened lazily."""
 
@@ -70,24 +76,47 @@ class Pool:
         self._idle: list[_Conn] = []
         self._opened = 0
         self._sem = asyncio.Semaphore(size)
-        self.reconnects = 0
+        self.reconnects = 0  # GETs sent again on a new connection after a reused one failed
 
-    async def _get(self) -> _Conn:
-        while self._idle:
+    async def _get(self, fresh: bool = False) -> tuple[_Conn, bool]:
+        """A connection, and whether it was used before."""
+        while self._idle and not fresh:
             conn = self._idle.pop()
-            if not conn.closed:
-                return conn
+            if conn.closed:
+                continue
+            if time.monotonic() - conn.idle_since > IDLE_SECONDS:
+                if conn.transport is not None:
+                    conn.transport.close()
+                continue
+            return conn, True
         loop = asyncio.get_running_loop()
         _, conn = await loop.create_connection(_Conn, self.host, self.port)
         self._opened += 1
-        return conn
+        return conn, False
 
     async def request(self, raw: bytes, timeout: float = 15.0) -> tuple[int, bytes, bytes]:
-        """Send one raw request; returns (status, head, body)."""
+        """Send one raw request; returns (status, head, body).
+
+        A GET that fails on a reused connection (closed by the server while the request was
+        on its way) is sent once more on a new one, as browsers do; other methods are not.
+        """
         async with self._sem:
-            conn = await self._get()
+            conn, reused = await self._get()
             try:
                 result = await asyncio.wait_for(conn.request(raw), timeout)
+            except HttpError:
+                if conn.transport is not None:
+                    conn.transport.abort()
+                if not (reused and raw.startswith(b"GET ")):
+                    raise
+                self.reconnects += 1
+                conn, _ = await self._get(fresh=True)
+                try:
+                    result = await asyncio.wait_for(conn.request(raw), timeout)
+                except BaseException:
+                    if conn.transport is not None:
+                        conn.transport.abort()
+                    raise
             except BaseException:
                 if conn.transport is not None:
                     conn.transport.abort()
@@ -97,6 +126,7 @@ class Pool:
                 if conn.transport is not None:
                     conn.transport.close()
             else:
+                conn.idle_since = time.monotonic()
                 self._idle.append(conn)
             return result
 
