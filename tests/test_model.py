@@ -416,7 +416,7 @@ def receive_within(ws: Any, seconds: float) -> str | None:
     return str(message["text"])
 
 
-def _until(ws: Any, predicate: Callable[[str], bool], seconds: float = CONVERGE_SECONDS) -> str:
+def until(ws: Any, predicate: Callable[[str], bool], seconds: float = CONVERGE_SECONDS) -> str:
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         frame = receive_within(ws, left)
@@ -601,7 +601,7 @@ class SessionMachine(RuleBasedStateMachine):
         live = self.live
         self.post(f"/manage/presentations/{live.id}/delete")
         # The screen gets the last frame, then a normal close.
-        _until(live.screen, lambda f: 'data-state="ended"' in f)
+        until(live.screen, lambda f: 'data-state="ended"' in f)
         try:
             while receive_within(live.screen, CONVERGE_SECONDS) is not None:
                 pass
@@ -660,7 +660,7 @@ class SessionMachine(RuleBasedStateMachine):
             headers = {**ORIGIN, "cookie": cookie_header(client)}
             with self.client.websocket_connect(f"/ws/p/{self.live.code}", headers=headers) as ws:
                 ws.send_text(json.dumps(message))
-                reply = _until(ws, is_status)
+                reply = until(ws, is_status)
             saved = re.search(r'<div class="saved"\s*>', reply) is not None
             error = re.search(r'<p class="error-text">([^<]*)</p>', reply)
             if expected in ("saved", "replayed"):
