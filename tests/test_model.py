@@ -622,7 +622,7 @@ class SessionMachine(RuleBasedStateMachine):
                 ).scalar_one()
                 assert left == 0, f"{table.__name__} rows outlived their presentation"
             participants = session.execute(
-                sa.select(sa.func.count()).where(Participant.presentation_id == live.id)  # type: ignore[arg-type]
+                sa.select(sa.func.count()).where(Participant.presentation_id == live.id)
             ).scalar_one()
             assert participants == 0
         self.counts = Counter()
