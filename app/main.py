@@ -96,9 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Stemlab",
         lifespan=lifespan,
+        # The schema holds the JSON endpoints only (routes/ops.py); no docs pages are served.
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",
         # Nothing here exports OpenTelemetry data; its per-request check cost 9% of a vote.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -110,8 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.add_middleware(logs.RequestContext)  # outermost: its context covers everything below
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (ops, participant, auth, manage, presenter, export):
-        app.include_router(module.router)
+    app.include_router(ops.router)
+    for module in (participant, auth, manage, presenter, export):
+        # Pages and forms for people, not an API: left out of the OpenAPI schema.
+        app.include_router(module.router, include_in_schema=False)
     app.include_router(sockets.router)
 
     @app.exception_handler(LoginRequired)

@@ -270,7 +270,7 @@ PARTICIPANT_ROUTES = {
     "/ws/p/{code}": "told to join again, closed with 1008, nothing written",
 }
 NOT_FOR_PARTICIPANTS = ("/manage", "/present/", "/ws/present/", "/login", "/logout", "/static")
-NOT_FOR_PARTICIPANTS += ("/language", "/healthz", "/readyz", "/metrics", "/qr/")
+NOT_FOR_PARTICIPANTS += ("/language", "/healthz", "/readyz", "/metrics", "/qr/", "/openapi.json")
 
 
 def test_every_participant_route_is_listed(app):

@@ -1,31 +1,65 @@
-"""For operators: liveness (/healthz), readiness (/readyz) and Prometheus metrics (/metrics)."""
+"""For operators: liveness (/healthz), readiness (/readyz) and Prometheus metrics (/metrics).
+
+/healthz and /readyz are the app's only JSON endpoints, and the only ones in its OpenAPI
+schema (/openapi.json); the models below describe their bodies.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
 
 from app.config import Settings
 from app.lifecycle import Lifecycle
 from app.metrics import CONTENT_TYPE, Metrics
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
+
+
+class Health(BaseModel):
+    """The process answers."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    """Ready for new work; `degraded`: what works less well meanwhile (Redis)."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["ready", "degraded"]
+    degraded: list[str] | None = None
+
+
+class NotReady(BaseModel):
+    """Not ready: `failing` says why."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["not ready"]
+    failing: list[str]
+    degraded: list[str] | None = None
+
 
 NO_STORE = {"Cache-Control": "no-store"}
 # Headers a proxy adds: a request carrying one came from further away than the proxy.
 PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+# HEAD answers as GET does, without a body; the schema lists GET only (one operation each).
+@router.get("/healthz", responses={200: {"model": Health}})
+@router.head("/healthz", include_in_schema=False)
 async def healthz() -> Response:
     """Liveness: the process answers (restart it when this stops answering)."""
     return JSONResponse({"status": "ok"}, headers=NO_STORE)
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"])
+@router.get("/readyz", responses={200: {"model": Ready}, 503: {"model": NotReady}})
+@router.head("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> Response:
     """Readiness: send this process new work (503 with what is not ready, otherwise)."""
     lifecycle: Lifecycle = request.app.state.lifecycle
@@ -41,7 +75,7 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"}, headers=NO_STORE)
 
 
-@router.get("/metrics")
+@router.get("/metrics", include_in_schema=False)  # the Prometheus text format, not JSON
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process (read on the event loop, so they are consistent)."""
     settings: Settings = request.app.state.settings
