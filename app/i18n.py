@@ -26,14 +26,31 @@ def _l(message: str) -> str:
 current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
 
 
+def _string(message: Any) -> Any:
+    """The translation of a catalog entry, or None when there is no entry."""
+    return None if message is None else message.string
+
+
+def catalog_parts(language: str) -> list[Path]:
+    """Extra .po files beside messages.po (work in progress on one area), merged into it."""
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    return sorted(p for p in folder.glob("*.po") if p.name != "messages.po")
+
+
 @cache
 def translations(language: str) -> _gettext.NullTranslations:
     """The catalog of a language, compiled from its .po file in memory (English is the source)."""
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    if language == "en" or not po.exists():
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    main = folder / "messages.po"
+    if language == "en" or not main.exists():
         return _gettext.NullTranslations()
-    with po.open("rb") as fh:
+    with main.open("rb") as fh:
         catalog = read_po(fh, locale=language)
+    for part in catalog_parts(language):
+        with part.open("rb") as fh:
+            for message in read_po(fh, locale=language):
+                if message.id and message.string and not _string(catalog.get(message.id)):
+                    catalog[message.id] = message
     buffer = BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

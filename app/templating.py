@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from app import i18n
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+CSS_PARTS = Path(__file__).parent / "static" / "css" / "parts"
 
 
 def _format_code(code: str) -> str:
@@ -46,6 +47,8 @@ def environment() -> Environment:
         lambda s, p, n: i18n.translations(i18n.current_language.get()).ngettext(s, p, n),
         newstyle=True,
     )
+    # Stylesheets of one area each (app/static/css/parts/*.css), after the main one.
+    env.globals["css_parts"] = sorted(p.name for p in CSS_PARTS.glob("*.css"))
     env.filters["code"] = _format_code
     env.filters["number"] = _format_number
     env.filters["when"] = _format_time

@@ -62,8 +62,15 @@ def extracted() -> dict[str, str]:
 
 @cache
 def dutch() -> Catalog:
+    """messages.po with any extra .po files of the folder merged in, as the app loads them."""
     with NL_PO.open("rb") as fh:
-        return read_po(fh, locale="nl")
+        catalog = read_po(fh, locale="nl")
+    for part in i18n.catalog_parts("nl"):
+        with part.open("rb") as fh:
+            for message in read_po(fh, locale="nl"):
+                if message.id and message.string and not i18n._string(catalog.get(message.id)):
+                    catalog[message.id] = message
+    return catalog
 
 
 def translated_forms(message: Message) -> tuple[str, ...]:
