@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -13,6 +14,23 @@ from sqlmodel import JSON, Column, Field, SQLModel
 def utcnow() -> datetime:
     """Current time, timezone-aware in UTC (stored as UTC everywhere)."""
     return datetime.now(UTC)
+
+
+def new_link_token() -> str:
+    """The unguessable part of a presentation's QR link (it keeps working when the code expires)."""
+    return secrets.token_urlsafe(16)
+
+
+# Ids that phones, tokens and caches carry are never given out twice, also on SQLite (where a
+# deleted last row's id would otherwise be reused by the next insert).
+NEVER_REUSE_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
+class Moderation(StrEnum):
+    """A facilitator's decision on a participant's text (None: not moderated yet)."""
+
+    APPROVED = "approved"
+    HIDDEN = "hidden"
 
 
 class QuestionState(StrEnum):
@@ -63,6 +81,8 @@ class ServerKey(SQLModel, table=True):
 class Presentation(SQLModel, table=True):
     """A facilitator's set of questions, joined by one code."""
 
+    __table_args__ = NEVER_REUSE_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
     title: str = Field(max_length=200)
@@ -70,6 +90,14 @@ class Presentation(SQLModel, table=True):
     join_code: str = Field(max_length=16, sa_column_kwargs={"unique": True})
     current_question_id: int | None = Field(default=None)
     version: int = Field(default=0, description="bumped by every presenting action")
+    link_token: str = Field(
+        default_factory=new_link_token, max_length=32, sa_column_kwargs={"unique": True}
+    )
+    active_at: datetime = Field(
+        default_factory=utcnow, description="last facilitator activity; the code expires after"
+    )
+    results_hidden_default: bool = Field(default=False, description="new questions hide results")
+    results_on_phones: bool = Field(default=False, description="phones see revealed results")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -77,7 +105,10 @@ class Presentation(SQLModel, table=True):
 class Question(SQLModel, table=True):
     """One question of a presentation; its type module interprets `config`."""
 
-    __table_args__ = (sa.Index("ix_question_presentation_position", "presentation_id", "position"),)
+    __table_args__ = (
+        sa.Index("ix_question_presentation_position", "presentation_id", "position"),
+        NEVER_REUSE_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     presentation_id: int = Field(foreign_key="presentation.id", ondelete="CASCADE")
@@ -87,6 +118,8 @@ class Question(SQLModel, table=True):
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: str = Field(default=QuestionState.OPEN, max_length=10)
     results_visible: bool = Field(default=True)
+    countdown_seconds: int | None = Field(default=None, description="length of the timer")
+    closes_at: datetime | None = Field(default=None, description="when a running timer ends")
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -96,12 +129,14 @@ class Participant(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("presentation_id", "token_hash"),
         sa.UniqueConstraint("presentation_id", "pseudonym"),
+        NEVER_REUSE_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
     presentation_id: int = Field(foreign_key="presentation.id", ondelete="CASCADE")
     token_hash: str = Field(max_length=64)
     pseudonym: str = Field(max_length=16)
+    removed_at: datetime | None = Field(default=None, description="removed by the facilitator")
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -135,3 +170,42 @@ class BallotItem(SQLModel, table=True):
     value: int | None = Field(default=None)
     text: str | None = Field(default=None, max_length=2000)
     position: int = Field(default=0)
+    moderation: str | None = Field(default=None, max_length=10)
+
+
+class BallotKey(SQLModel, table=True):
+    """An earlier client key of a ballot and the answer it carried: a late retry of an older
+    submission is recognised as such and never replaces a newer answer."""
+
+    __tablename__ = "ballot_key"
+    __table_args__ = (sa.UniqueConstraint("ballot_id", "client_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ballot_id: int = Field(foreign_key="ballot.id", ondelete="CASCADE")
+    client_key: str = Field(max_length=64)
+    answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class WordList(SQLModel, table=True):
+    """A facilitator's list of words that hold back participants' text, per language."""
+
+    __tablename__ = "word_list"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "language"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    language: str = Field(max_length=5)
+    words: str = Field(default="", sa_column=Column(sa.Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Upload(SQLModel, table=True):
+    """An image a facilitator uploaded for a content slide (kept in the database, so every
+    worker and host serves it)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    presentation_id: int = Field(foreign_key="presentation.id", ondelete="CASCADE", index=True)
+    content_type: str = Field(max_length=32)
+    size: int
+    data: bytes = Field(sa_column=Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

@@ -32,7 +32,12 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     settings = get_settings().model_copy(update={"database_url": _url()})
     engine = make_engine(settings, immediate=True)
+    sqlite = is_sqlite(settings.database_url)
     with engine.connect() as connection:
+        if sqlite:
+            # SQLite rebuilds a table to change it: with foreign keys on, dropping the old table
+            # would delete its children. The switch only works outside a transaction.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -45,6 +50,12 @@ def run_migrations_online() -> None:
             # On SQLite, BEGIN IMMEDIATE already makes them take turns.
             advisory_lock(connection, MIGRATION_LOCK)
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left broken references: {broken[:5]}")
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     engine.dispose()
 
 

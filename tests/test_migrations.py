@@ -14,12 +14,12 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers the tables)
+import app.models  # registers the tables
 from app.cli import _alembic_ini, migrate
 from app.config import Settings
 from app.db import Database, make_engine, normalise_url
 from app.models import Question, utcnow
-from tests.conftest import make_presentation, make_question, make_user
+from tests.conftest import Facilitator, make_presentation, make_question, make_user
 from tests.server import ROOT, server_env
 
 
@@ -156,3 +156,85 @@ def test_database_urls_are_normalised_to_the_psycopg_driver(given, used):
         engine = make_engine(Settings(database_url=given))  # connects only when used
         assert engine.dialect.driver == "psycopg"
         engine.dispose()
+
+
+def test_upgrading_to_0003_keeps_every_row_and_gives_each_presentation_a_link(new_database):
+    """0003 rebuilds tables on SQLite: children survive, every presentation gets its own link."""
+    config = Config(str(_alembic_ini()))
+    config.attributes["database_url"] = new_database
+    command.upgrade(config, "0002")
+    engine = make_engine(Settings(database_url=new_database))
+    now = utcnow()
+    try:
+        with engine.begin() as c:
+            c.execute(
+                sa.text(
+                    'INSERT INTO "user" (email, password_hash, created_at)'
+                    " VALUES ('a@b.c', 'x', :t)"
+                ),
+                {"t": now},
+            )
+            for n in (1, 2):
+                c.execute(
+                    sa.text(
+                        "INSERT INTO presentation (owner_id, title, language, join_code, version,"
+                        " created_at, updated_at) VALUES (1, :title, 'nl', :code, 3, :t, :t)"
+                    ),
+                    {"title": f"P{n}", "code": f"1234567{n}", "t": now},
+                )
+                c.execute(
+                    sa.text(
+                        "INSERT INTO question (presentation_id, position, kind, title, config,"
+                        " state, results_visible, created_at)"
+                        " VALUES (:p, 0, 'choice', 'Q', '{}', 'open', true, :t)"
+                    ),
+                    {"p": n, "t": now},
+                )
+                c.execute(
+                    sa.text(
+                        "INSERT INTO participant (presentation_id, token_hash, pseudonym,"
+                        " created_at) VALUES (:p, :h, :ps, :t)"
+                    ),
+                    {"p": n, "h": f"h{n}", "ps": f"P{n}", "t": now},
+                )
+                c.execute(
+                    sa.text(
+                        "INSERT INTO ballot (question_id, participant_id, client_key, answer,"
+                        " created_at, updated_at) VALUES (:q, :q, 'k', '{}', :t, :t)"
+                    ),
+                    {"q": n, "t": now},
+                )
+        command.upgrade(config, "head")
+        assert _differences(new_database) == []
+        with engine.begin() as c:
+            counts = {
+                table: c.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("presentation", "question", "participant", "ballot")
+            }
+            assert counts == {"presentation": 2, "question": 2, "participant": 2, "ballot": 2}
+            tokens = c.execute(sa.text("SELECT link_token FROM presentation")).scalars().all()
+            assert len(set(tokens)) == 2 and all(len(t) >= 20 for t in tokens)
+            # The last presentation is deleted; the next one gets a new id, never 2 again.
+            c.execute(sa.text("DELETE FROM presentation WHERE id = 2"))
+            assert c.execute(sa.text("SELECT count(*) FROM question")).scalar_one() == 1
+    finally:
+        engine.dispose()
+    database = Database(Settings(database_url=new_database))
+    try:
+        again = make_presentation(database, Facilitator("a@b.c", 1), title="P3")
+        assert again.id == 3
+    finally:
+        database.dispose()
+
+
+def test_a_deleted_presentations_ids_are_never_given_out_again(db):
+    owner = make_user(db)
+    first = make_presentation(db, owner, title="first")
+    question = make_question(db, owner, first, "choice")
+    with db.write_session() as session:
+        session.execute(
+            sa.delete(app.models.Presentation).where(app.models.Presentation.id == first.id)
+        )
+    second = make_presentation(db, owner, title="second")
+    assert second.id is not None and first.id is not None and second.id > first.id
+    assert (make_question(db, owner, second, "choice").id or 0) > (question.id or 0)
