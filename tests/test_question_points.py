@@ -360,3 +360,36 @@ def test_presenter_sees_averages_live(client, db) -> None:
             raise AssertionError("no frame with the expected averages")
         assert list(_averages(frame)) == ["Financiën", "Jaarcyclus", "Duurzaamheid"]
         assert "van de 100 per persoon" in frame
+
+
+def test_edit_form_shows_items_and_budget_and_refuses_a_bad_budget(client, db) -> None:
+    owner = make_user(db)
+    presentation = make_presentation(db, owner)
+    question = make_question(db, owner, presentation, "points", "Verdeel", items="A\nB")
+    csrf = login(client, owner.email)
+    page = client.get(f"/manage/questions/{question.id}").text
+    assert ">A\nB</textarea>" in page and 'name="budget"' in page and 'value="100"' in page
+    refused = client.post(
+        f"/manage/questions/{question.id}",
+        data={"csrf_token": csrf, "title": "Verdeel", "items": "A\nB\nC", "budget": "5000"},
+    )
+    assert refused.status_code == 422
+    assert "Vul een heel getal in van 10 tot en met 1000." in refused.text
+    assert ">A\nB\nC</textarea>" in refused.text and 'value="5000"' in refused.text
+    saved = client.post(
+        f"/manage/questions/{question.id}",
+        data={"csrf_token": csrf, "title": "Verdeel", "items": "B\nC\nA", "budget": "30"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    with db.session() as session:
+        stored = session.get(Question, question.id)
+        assert stored is not None
+        assert stored.config == {
+            "items": [
+                {"id": "i5", "label": "B"},
+                {"id": "i6", "label": "C"},
+                {"id": "i4", "label": "A"},
+            ],
+            "budget": 30,
+        }

@@ -382,3 +382,34 @@ def test_presenter_sees_borda_points_live(client, db) -> None:
         assert 'class="rank-places"' in frame
         table = frame[frame.index("rank-table") :]
         assert re.search(r"Financiën</bdi></th><td>2</td><td>1</td><td>0</td>", table)
+
+
+def test_edit_form_shows_items_and_refuses_too_many(client, db) -> None:
+    owner = make_user(db)
+    presentation = make_presentation(db, owner)
+    question = make_question(db, owner, presentation, "ranking", "Volgorde", items="A\nB")
+    csrf = login(client, owner.email)
+    assert ">A\nB</textarea>" in client.get(f"/manage/questions/{question.id}").text
+    eleven = "\n".join(f"T{n}" for n in range(11))
+    refused = client.post(
+        f"/manage/questions/{question.id}",
+        data={"csrf_token": csrf, "title": "Volgorde", "items": eleven},
+        headers={"Accept-Language": "nl"},
+    )
+    assert refused.status_code == 422
+    assert "Geef 2 tot 10 onderwerpen, één per regel." in refused.text
+    assert f">{eleven}</textarea>" in refused.text
+    saved = client.post(
+        f"/manage/questions/{question.id}",
+        data={"csrf_token": csrf, "title": "Volgorde", "items": "B\nC\nA"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    with db.session() as session:
+        stored = session.get(Question, question.id)
+        assert stored is not None
+        assert [i["id"] for i in stored.config["items"]] == [
+            "i5",
+            "i6",
+            "i4",
+        ]  # A, B kept theirs; the defaults had i1-i3
