@@ -51,7 +51,8 @@ class Outcome:
             return "replayed" if self.replayed else "saved"
         if self.status_code == 422:
             return "invalid" if isinstance(self.refused, AnswerError) else "conflict"
-        return {409: "closed", 429: "rate_limited"}.get(self.status_code, "unavailable")
+        codes = {403: "removed", 409: "closed", 429: "rate_limited"}
+        return codes.get(self.status_code, "unavailable")
 
 
 def _refuse(status_code: int, message: str) -> Outcome:
@@ -99,4 +100,6 @@ async def take_vote(
         return _refuse(
             422, _l("Something went wrong while sending. Please send your answer again.")
         )
+    if result == VoteStatus.REMOVED:
+        return _refuse(403, _l("The facilitator has removed you from this presentation."))
     return _refuse(409, _l("Voting on this question is closed."))

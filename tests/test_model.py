@@ -17,9 +17,9 @@ and every export has one row per stored item, with the model's answers.
 (RELIABILITY.md items 7 and 38.) Each example runs a fresh app on an emptied database (the
 facilitator's account and login are kept: hashing a password is the slowest thing here).
 
-Not rules yet: moderation and resets (they do not exist), and a late retry carrying a key that
-a later change of the same ballot replaced (the server remembers only a ballot's latest key and
-takes such a retry as one more change, so the answer goes back to the older one).
+A late retry carrying a key that a later change of the same ballot replaced is a replay (the
+server remembers a ballot's earlier keys): it never brings back the older answer.
+Not rules yet: moderation and resets.
 """
 
 from __future__ import annotations
@@ -239,6 +239,7 @@ def test_the_model_knows_every_question_type() -> None:
 class Stored:
     key: str
     answer: Answer
+    earlier: dict[str, Answer] = field(default_factory=dict)  # keys a change replaced
 
 
 @dataclass
@@ -275,12 +276,16 @@ class Model:
         stored = self.ballots.get((question_id, phone))
         if stored is not None and stored.key == key:
             return "replayed" if stored.answer.canonical == answer.canonical else "conflict"
+        if stored is not None and key in stored.earlier:
+            sent = stored.earlier[key]
+            return "replayed" if sent.canonical == answer.canonical else "conflict"
         return "saved"
 
     def apply(self, phone: int, question_id: int, answer: Answer, key: str) -> Counter[Any]:
         """Store a saved vote; the counts it may lower (the items of the answer it replaces)."""
         old = self.ballots.get((question_id, phone))
-        self.ballots[(question_id, phone)] = Stored(key, answer)
+        earlier = {} if old is None else {**old.earlier, old.key: old.answer}
+        self.ballots[(question_id, phone)] = Stored(key, answer, earlier)
         if old is None:
             return Counter()
         self.replaced.add(old.key)
@@ -717,6 +722,22 @@ class SessionMachine(RuleBasedStateMachine):
         question_id, phone = data.draw(st.sampled_from(self._sent()), label="ballot")
         stored = self.live.model.ballots[(question_id, phone)]
         self.submit(phone, question_id, stored.answer, stored.key, over_socket)
+
+    @precondition(
+        lambda self: (
+            self.live is not None and any(s.earlier for s in self.live.model.ballots.values())
+        )
+    )
+    @rule(data=st.data(), over_socket=st.booleans())
+    def late_retry(self, data: st.DataObject, over_socket: bool) -> None:
+        """A retry of a submission that a later change replaced: a replay, the newer answer
+        stays."""
+        assert self.live is not None
+        changed = sorted(k for k, s in self.live.model.ballots.items() if s.earlier)
+        question_id, phone = data.draw(st.sampled_from(changed), label="changed ballot")
+        stored = self.live.model.ballots[(question_id, phone)]
+        key = data.draw(st.sampled_from(sorted(stored.earlier)), label="earlier key")
+        self.submit(phone, question_id, stored.earlier[key], key, over_socket)
 
     @precondition(lambda self: self.live is not None and self.live.model.ballots)
     @rule(data=st.data(), over_socket=st.booleans())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +12,15 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 from app.db import Database
-from app.models import Ballot, BallotItem, Participant, Presentation, Question, QuestionState
+from app.models import (
+    Ballot,
+    BallotItem,
+    Participant,
+    Presentation,
+    Question,
+    QuestionState,
+    utcnow,
+)
 from app.questions.choice import TYPE as CHOICE
 from app.services.votes import (
     VoteCommand,
@@ -158,6 +167,67 @@ def test_same_key_with_another_answer_is_a_conflict(db: Database, owner: Facilit
     assert chosen(db, question) == {"ans": ["B"]}
 
 
+def test_a_late_retry_of_an_older_answer_does_not_bring_it_back(
+    db: Database, owner: Facilitator
+) -> None:
+    """A then B (acknowledged), then A's submission again (a retry that arrived late)."""
+    question = new_question(db, owner)
+    assert record(db, command(question, "ans", "A", key="k1")) == [SAVED]
+    assert record(db, command(question, "ans", "B", key="k2")) == [SAVED]
+    before = snapshot(db)
+    assert record(db, command(question, "ans", "A", key="k1")) == [REPLAYED]
+    assert record(db, command(question, "ans", "C", key="k1")) == [CONFLICT]
+    assert snapshot(db) == before
+    assert chosen(db, question) == {"ans": ["B"]}
+    # A third change still works, and both earlier keys stay recognised.
+    assert record(db, command(question, "ans", "C", key="k3")) == [SAVED]
+    assert record(
+        db, command(question, "ans", "B", key="k2"), command(question, "ans", "A", key="k1")
+    ) == [REPLAYED, REPLAYED]
+    assert chosen(db, question) == {"ans": ["C"]}
+
+
+def test_a_removed_participant_can_no_longer_vote(db: Database, owner: Facilitator) -> None:
+    question = new_question(db, owner)
+    record(db, command(question, "ans", "A"), command(question, "bert", "A"))
+    with db.write_session() as session:
+        session.execute(
+            sa.update(participant_t)
+            .where(participant_t.c.token_hash == "token-ans")
+            .values(removed_at=utcnow())
+        )
+    before = snapshot(db)
+    assert record(db, command(question, "ans", "B"), command(question, "bert", "C")) == [
+        VoteStatus.REMOVED,
+        SAVED,
+    ]
+    assert chosen(db, question) == {"ans": ["A"], "bert": ["C"]}
+    assert snapshot(db)["participant"] == before["participant"]
+
+
+def test_no_vote_counts_once_the_timer_has_ended(db: Database, owner: Facilitator) -> None:
+    question = new_question(db, owner)
+    with db.write_session() as session:
+        session.execute(
+            sa.update(Question.__table__)  # type: ignore[attr-defined]
+            .where(Question.__table__.c.id == question.id)  # type: ignore[attr-defined]
+            .values(closes_at=utcnow() + timedelta(minutes=1))
+        )
+    assert record(db, command(question, "ans", "A")) == [SAVED]
+    with db.write_session() as session:
+        session.execute(
+            sa.update(Question.__table__)  # type: ignore[attr-defined]
+            .where(Question.__table__.c.id == question.id)  # type: ignore[attr-defined]
+            .values(closes_at=utcnow() - timedelta(milliseconds=1))
+        )
+    before = snapshot(db)
+    assert record(db, command(question, "ans", "B"), command(question, "bert", "B")) == [
+        CLOSED,
+        CLOSED,
+    ]
+    assert snapshot(db) == before
+
+
 def test_keys_belong_to_one_participant(db: Database, owner: Facilitator) -> None:
     question = new_question(db, owner)
     record(db, command(question, "ans", "A", key="k1"))
@@ -284,13 +354,19 @@ def test_random_batches_match_the_model(
 ) -> None:
     question = new_question(db, owner)  # a fresh question per example
     model: dict[str, tuple[str, str]] = {}
+    earlier: dict[str, dict[str, str]] = {}  # keys a change replaced, and their answers
     for batch in batches:
         expected = []
         for participant, label, key in batch:
             stored = model.get(participant)
+            old = earlier.setdefault(participant, {})
             if stored is not None and stored[0] == key:
                 expected.append(REPLAYED if stored[1] == label else CONFLICT)
+            elif key in old:
+                expected.append(REPLAYED if old[key] == label else CONFLICT)
             else:
+                if stored is not None:
+                    old[stored[0]] = stored[1]
                 model[participant] = (key, label)
                 expected.append(SAVED)
         commands = [command(question, p, label, key=k) for p, label, k in batch]

@@ -32,6 +32,8 @@ class Item:
     key: str
     value: int | None = None
     text: str | None = None
+    # Text held back until a facilitator approves it (Moderation.HIDDEN), e.g. by the word filter.
+    moderation: str | None = None
 
 
 @dataclass(frozen=True)

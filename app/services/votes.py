@@ -15,6 +15,7 @@ from sqlmodel import Session
 from app.models import (
     Ballot,
     BallotItem,
+    BallotKey,
     Participant,
     Presentation,
     Question,
@@ -29,6 +30,7 @@ _PSEUDONYM_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _MAX_PASSES = 5
 
 ballot_t = Ballot.__table__  # type: ignore[attr-defined]
+key_t = BallotKey.__table__  # type: ignore[attr-defined]
 item_t = BallotItem.__table__  # type: ignore[attr-defined]
 participant_t = Participant.__table__  # type: ignore[attr-defined]
 question_t = Question.__table__  # type: ignore[attr-defined]
@@ -39,7 +41,8 @@ class VoteStatus(StrEnum):
     SAVED = "saved"  # stored (new or changed)
     REPLAYED = "replayed"  # the same submission again: already stored, nothing changed
     CONFLICT = "conflict"  # same client key, different answer: refused
-    CLOSED = "closed"  # the question is not open for votes (or not current)
+    CLOSED = "closed"  # the question is not open for votes (or not current, or its timer ended)
+    REMOVED = "removed"  # the facilitator removed this participant from the presentation
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
     results: list[VoteStatus | None] = [None] * len(commands)
     open_questions = _open_questions(session, commands)
     # Only votes that can count create participants: a refused vote writes nothing.
-    participants = _participants(
+    participants, removed = _participants(
         session, [c for c in commands if open_questions.get(c.question_id) == c.presentation_id]
     )
 
@@ -84,6 +87,9 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
     for i, cmd in enumerate(commands):
         if open_questions.get(cmd.question_id) != cmd.presentation_id:
             results[i] = VoteStatus.CLOSED
+            continue
+        if (cmd.presentation_id, cmd.token_hash) in removed:
+            results[i] = VoteStatus.REMOVED
             continue
         pair = (cmd.question_id, cmd.token_hash)
         r = seen.get(pair, 0)
@@ -99,7 +105,8 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
 
 
 def _open_questions(session: Session, commands: Sequence[VoteCommand]) -> dict[int, int]:
-    """question id -> presentation id, for the questions that are current and open.
+    """question id -> presentation id, for the questions that are current and open (and whose
+    timer, if one runs, has not ended).
 
     Locks the rows it reads (FOR SHARE) until the transaction ends: presentations first, then
     questions, the order in which facilitator actions lock them (services/presentations.py),
@@ -121,6 +128,7 @@ def _open_questions(session: Session, commands: Sequence[VoteCommand]) -> dict[i
         .where(question_t.c.id.in_({c.question_id for c in commands}))
         .where(question_t.c.state == QuestionState.OPEN.value)
         .where(presentation_t.c.current_question_id == question_t.c.id)
+        .where(sa.or_(question_t.c.closes_at.is_(None), question_t.c.closes_at > utcnow()))
         .order_by(question_t.c.id)
         .with_for_update(read=True, of=question_t)
     )
@@ -142,10 +150,14 @@ def _insert_unless_taken(session: Session, table: sa.Table) -> Any:
     raise NotImplementedError(f"votes are not written to {dialect} databases")
 
 
-def _participants(session: Session, commands: Sequence[VoteCommand]) -> dict[tuple[int, str], int]:
-    """(presentation id, token hash) -> participant id, creating participants as needed."""
+def _participants(
+    session: Session, commands: Sequence[VoteCommand]
+) -> tuple[dict[tuple[int, str], int], set[tuple[int, str]]]:
+    """(presentation id, token hash) -> participant id, creating participants as needed; and
+    the participants the facilitator removed."""
     wanted = {(c.presentation_id, c.token_hash) for c in commands}
-    found = _find_participants(session, wanted)
+    removed: set[tuple[int, str]] = set()
+    found = _find_participants(session, wanted, removed)
     missing = sorted(wanted - found.keys())
     for _ in range(_MAX_PASSES):
         if not missing:
@@ -174,22 +186,25 @@ def _participants(session: Session, commands: Sequence[VoteCommand]) -> dict[tup
         missing = sorted(skipped - found.keys())
     if missing:
         raise RuntimeError(f"{len(missing)} participants could not be added")
-    return found
+    return found, removed
 
 
 def _find_participants(
-    session: Session, wanted: set[tuple[int, str]]
+    session: Session, wanted: set[tuple[int, str]], removed: set[tuple[int, str]] | None = None
 ) -> dict[tuple[int, str], int]:
+    """Existing participants by (presentation id, token hash); adds removed ones to `removed`."""
     found: dict[tuple[int, str], int] = {}
     by_presentation: dict[int, list[str]] = {}
     for pid, token in wanted:
         by_presentation.setdefault(pid, []).append(token)
     for pid, tokens in by_presentation.items():
-        stmt = sa.select(participant_t.c.id, participant_t.c.token_hash).where(
-            participant_t.c.presentation_id == pid, participant_t.c.token_hash.in_(tokens)
-        )
-        for part_id, token in session.execute(stmt).all():
+        stmt = sa.select(
+            participant_t.c.id, participant_t.c.token_hash, participant_t.c.removed_at
+        ).where(participant_t.c.presentation_id == pid, participant_t.c.token_hash.in_(tokens))
+        for part_id, token, removed_at in session.execute(stmt).all():
             found[(pid, token)] = part_id
+            if removed_at is not None and removed is not None:
+                removed.add((pid, token))
     return found
 
 
@@ -259,9 +274,18 @@ def _write_pass(
     """Decide on and write each command; returns those whose ballot another writer inserted
     meanwhile (to be decided on again, now as an existing ballot)."""
     existing = _lock_ballots(session, [keyed[i] for i in indexes])
+    earlier = _earlier_keys(
+        session,
+        [
+            (old[0], commands[i].client_key)
+            for i in indexes
+            if (old := existing.get(keyed[i])) is not None and old[1] != commands[i].client_key
+        ],
+    )
     now = utcnow()
     inserts: list[tuple[int, dict[str, object]]] = []
     updates: list[tuple[int, int]] = []
+    history: list[dict[str, object]] = []
     for i in indexes:
         cmd = commands[i]
         pair = keyed[i]
@@ -282,11 +306,15 @@ def _write_pass(
             )
             continue
         bid, key, answer = old
-        if key == cmd.client_key:
-            same = answer == cmd.answer.answer
+        if key == cmd.client_key or (bid, cmd.client_key) in earlier:
+            # A retry: of the newest submission, or a late one of an older submission, which
+            # must not bring back an answer the participant has since changed.
+            sent = answer if key == cmd.client_key else earlier[(bid, cmd.client_key)]
+            same = sent == cmd.answer.answer
             statuses[i] = VoteStatus.REPLAYED if same else VoteStatus.CONFLICT
             continue
         updates.append((i, bid))
+        history.append({"ballot_id": bid, "client_key": key, "answer": answer})
 
     ballot_ids: dict[int, int] = {}
     again: list[int] = []
@@ -305,6 +333,7 @@ def _write_pass(
             else:
                 ballot_ids[i] = new_id
     if updates:
+        session.execute(_insert_unless_taken(session, key_t), history)
         session.execute(
             sa.update(ballot_t)
             .where(ballot_t.c.id == sa.bindparam("b_id"))
@@ -334,6 +363,7 @@ def _write_pass(
             "value": item.value,
             "text": item.text,
             "position": n,
+            "moderation": item.moderation,
         }
         for i, bid in ballot_ids.items()
         for n, item in enumerate(commands[i].answer.items)
@@ -343,6 +373,24 @@ def _write_pass(
     for i in ballot_ids:
         statuses[i] = VoteStatus.SAVED
     return again
+
+
+def _earlier_keys(
+    session: Session, pairs: list[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, object]]:
+    """(ballot id, client key) -> answer, for keys a ballot carried before its newest one."""
+    if not pairs:
+        return {}
+    stmt = sa.select(key_t.c.ballot_id, key_t.c.client_key, key_t.c.answer).where(
+        key_t.c.ballot_id.in_({bid for bid, _ in pairs}),
+        key_t.c.client_key.in_({key for _, key in pairs}),
+    )
+    wanted = set(pairs)
+    return {
+        (bid, key): answer
+        for bid, key, answer in session.execute(stmt).all()
+        if (bid, key) in wanted
+    }
 
 
 def _lock_ballots(
