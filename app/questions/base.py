@@ -69,6 +69,8 @@ class QuestionType(ABC):
     kind: ClassVar[str]
     label: ClassVar[str]  # msgid, shown in the facilitator's type picker
     order: ClassVar[int] = 100
+    # False for slides that only show something (no vote form, no responses, no voting controls).
+    takes_votes: ClassVar[bool] = True
 
     @abstractmethod
     def default_config(self, language: str) -> dict[str, Any]:
