@@ -92,6 +92,10 @@ QUESTIONS: list[tuple[str, str, dict[str, str]]] = [
     ),
     ("wordcloud", "The agreements in one word", {"max_entries": "3", "max_length": "25"}),
     ("open", "Tips for the venue", {"max_length": "280"}),
+    ("ranking", "Which theme matters most?", {"items": "Rents\nMaintenance\nSustainability"}),
+    ("points", "Divide the budget", {"items": "Greenery\nSafety\nPlay areas", "budget": "10"}),
+    ("numeric", "How many homes?", {"min": "0", "max": "500", "decimals": "0", "unit": ""}),
+    ("grid", "Importance and satisfaction", {"items": "Repairs\nRents", "max": "5"}),
 ]
 
 
@@ -218,16 +222,105 @@ def open_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
     return st.text(alphabet=alphabet, min_size=1, max_size=40).filter(str.strip).map(build)
 
 
+def ranking_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
+    items = q.config["items"]
+    labels = {i["id"]: i["label"] for i in items}
+
+    def build(order: list[int]) -> Answer:
+        places = {item["id"]: place for item, place in zip(items, order, strict=True)}
+        return Answer(
+            form={f"r-{iid}": [str(place)] for iid, place in places.items()},
+            canonical=frozenset(places.items()),
+            items=frozenset((iid, place, None) for iid, place in places.items()),
+            csv=frozenset((labels[iid], str(place)) for iid, place in places.items()),
+        )
+
+    return st.permutations(list(range(1, len(items) + 1))).map(build)
+
+
+def points_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
+    items = q.config["items"]
+    labels = {i["id"]: i["label"] for i in items}
+    budget = int(q.config["budget"])
+
+    def build(given: list[int]) -> Answer:
+        points = {item["id"]: n for item, n in zip(items, given, strict=True)}
+        kept = {iid: n for iid, n in points.items() if n}
+        return Answer(
+            form={f"p-{iid}": [str(n)] for iid, n in points.items()},
+            canonical=frozenset(kept.items()),
+            items=frozenset((iid, n, None) for iid, n in kept.items()),
+            csv=frozenset((labels[iid], str(n)) for iid, n in kept.items()),
+        )
+
+    return (
+        st.lists(st.integers(0, budget), min_size=len(items), max_size=len(items))
+        .filter(lambda given: 0 < sum(given) <= budget)
+        .map(build)
+    )
+
+
+def numeric_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
+    def build(n: int) -> Answer:
+        return Answer(
+            form={"number": [str(n)]},
+            canonical=n,
+            items=frozenset([("number", n, None)]),
+            csv=frozenset([(str(n), str(n))]),
+        )
+
+    return st.integers(int(q.config["min"]), int(q.config["max"])).map(build)
+
+
+def grid_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
+    items = q.config["items"]
+    labels = {i["id"]: i["label"] for i in items}
+    top = int(q.config["max"])
+    pair = st.one_of(st.none(), st.tuples(st.integers(1, top), st.integers(1, top)))
+
+    def build(pairs: list[tuple[int, int] | None]) -> Answer:
+        rated = {i["id"]: p for i, p in zip(items, pairs, strict=True) if p is not None}
+        axis_labels = {"x": q.config["x_label"], "y": q.config["y_label"]}
+        return Answer(
+            form={
+                f"{iid}-{axis}": [str(v)]
+                for iid, (x, y) in rated.items()
+                for axis, v in (("x", x), ("y", y))
+            },
+            canonical=frozenset(rated.items()),
+            items=frozenset(
+                (f"{iid}:{axis}", v, None)
+                for iid, (x, y) in rated.items()
+                for axis, v in (("x", x), ("y", y))
+            ),
+            csv=frozenset(
+                (f"{labels[iid]} – {axis_labels[axis]}", str(v))
+                for iid, (x, y) in rated.items()
+                for axis, v in (("x", x), ("y", y))
+            ),
+        )
+
+    return (
+        st.lists(pair, min_size=len(items), max_size=len(items))
+        .filter(lambda pairs: any(p is not None for p in pairs))
+        .map(build)
+    )
+
+
 ANSWERS: dict[str, Callable[[QuestionInfo], st.SearchStrategy[Answer]]] = {
     "choice": choice_answers,
     "scale": scale_answers,
     "wordcloud": wordcloud_answers,
     "open": open_answers,
+    "ranking": ranking_answers,
+    "points": points_answers,
+    "numeric": numeric_answers,
+    "grid": grid_answers,
 }
 
 
 def test_the_model_knows_every_question_type() -> None:
-    kinds = {t.kind for t in all_types()}
+    kinds = {t.kind for t in all_types() if getattr(t, "takes_votes", True)}
     assert set(ANSWERS) == kinds, "teach tests/test_model.py the new question type"
     assert {kind for kind, _, _ in QUESTIONS} == kinds
 
