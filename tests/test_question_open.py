@@ -43,9 +43,12 @@ def shown(db: Database, question: Question) -> tuple[int, list[str]]:
 
 
 def test_parse_config() -> None:
-    assert TYPE.parse_config({}) == {"max_length": 280}
-    assert TYPE.parse_config({"max_length": ["20"]}) == {"max_length": 20}
-    assert TYPE.parse_config({"max_length": ["1000"]}) == {"max_length": 1000}
+    assert TYPE.parse_config({}) == {"max_length": 280, "premoderate": False}
+    assert TYPE.parse_config({"max_length": ["20"]}) == {"max_length": 20, "premoderate": False}
+    assert TYPE.parse_config({"max_length": ["1000"], "premoderate": ["1"]}) == {
+        "max_length": 1000,
+        "premoderate": True,
+    }
 
 
 @pytest.mark.parametrize("value", ["19", "1001", "0", "-5", "lang", "280.5"])

@@ -40,9 +40,9 @@ def tally(db: Database, question: Question):
 
 
 def test_parse_config() -> None:
-    assert TYPE.parse_config({}) == {"max_entries": 3, "max_length": 25}
+    assert TYPE.parse_config({}) == {"max_entries": 3, "max_length": 25, "premoderate": False}
     form = {"max_entries": ["1"], "max_length": ["40"]}
-    assert TYPE.parse_config(form) == {"max_entries": 1, "max_length": 40}
+    assert TYPE.parse_config(form) == {"max_entries": 1, "max_length": 40, "premoderate": False}
     assert TYPE.parse_config({"max_length": ["3"]})["max_length"] == 3
 
 

@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from app.i18n import _l
 from app.models import Ballot, BallotItem
+from app.moderation import held_back, moderation_config, visible_clause
 from app.questions.base import (
     AnswerError,
     CsvCells,
@@ -18,7 +19,6 @@ from app.questions.base import (
     ParsedAnswer,
     QuestionType,
     Results,
-    count_ballots,
     int_value,
     one_value,
 )
@@ -42,7 +42,10 @@ class OpenText(QuestionType):
         previous: Mapping[str, Any] | None = None,
         reserved: Sequence[str] = (),
     ) -> dict[str, Any]:
-        return {"max_length": int_value(form, "max_length", default=280, low=20, high=MAX_LENGTH)}
+        return {
+            "max_length": int_value(form, "max_length", default=280, low=20, high=MAX_LENGTH),
+            **moderation_config(form, previous),
+        }
 
     def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:
         if len(form.get("text", ())) > 1:
@@ -56,18 +59,24 @@ class OpenText(QuestionType):
             raise AnswerError("Write an answer first.")
         if len(text) > max_length:
             raise AnswerError("Your answer can have at most %(n)s characters.", n=max_length)
-        return ParsedAnswer({"text": text}, (Item(key="text", text=text),))
+        # Caught by the word filter: saved as usual, shown once a facilitator approves it.
+        item = Item(key="text", text=text, moderation=held_back(text, config))
+        return ParsedAnswer({"text": text}, (item,))
 
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
+        visible = (col(BallotItem.question_id) == question_id, visible_clause(config))
         stmt = (
             sa.select(col(BallotItem.text), col(Ballot.updated_at))
             .join(Ballot, col(Ballot.id) == col(BallotItem.ballot_id))
-            .where(col(BallotItem.question_id) == question_id)
+            .where(*visible)
             .order_by(col(Ballot.updated_at).desc(), col(BallotItem.id).desc())
             .limit(SHOWN_ANSWERS)
         )
         answers = [{"text": text} for text, _ in session.execute(stmt).all()]
-        return Results(responses=count_ballots(session, question_id), data={"answers": answers})
+        # One item per ballot: the visible items are the answers that count.
+        count = sa.select(sa.func.count()).select_from(BallotItem).where(*visible)
+        responses = int(session.execute(count).scalar_one())
+        return Results(responses=responses, data={"answers": answers})
 
     def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:
         return CsvCells(answer=item.text or "")

@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from app.i18n import _l
 from app.models import BallotItem
+from app.moderation import held_back, moderation_config, visible_clause
 from app.questions.base import (
     AnswerError,
     CsvCells,
@@ -18,7 +19,6 @@ from app.questions.base import (
     ParsedAnswer,
     QuestionType,
     Results,
-    count_ballots,
     int_value,
 )
 from app.questions.text import clean_text, word_key
@@ -46,6 +46,7 @@ class WordCloud(QuestionType):
         return {
             "max_entries": int_value(form, "max_entries", default=3, low=1, high=MAX_ENTRIES),
             "max_length": int_value(form, "max_length", default=25, low=3, high=MAX_LENGTH),
+            **moderation_config(form, previous),
         }
 
     def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:
@@ -70,21 +71,23 @@ class WordCloud(QuestionType):
             if key in seen:
                 raise AnswerError("You entered the same word twice.")
             seen.add(key)
-            items.append(Item(key=key, text=word))
+            # Caught by the word filter: saved as usual, shown once a facilitator approves it.
+            items.append(Item(key=key, text=word, moderation=held_back(word, config)))
         return ParsedAnswer({"words": words}, tuple(items))
 
     def tally(self, session: Session, question_id: int, config: Mapping[str, Any]) -> Results:
         n = sa.func.count().label("n")
         key = col(BallotItem.key)
+        visible = (col(BallotItem.question_id) == question_id, visible_clause(config))
         stmt = (
             sa.select(key, n)
-            .where(col(BallotItem.question_id) == question_id)
+            .where(*visible)
             .group_by(key)
             .order_by(n.desc(), key)
             .limit(SHOWN_WORDS)
         )
         rows = [(k, int(count)) for k, count in session.execute(stmt)]
-        shown = _most_typed_forms(session, question_id, [k for k, _ in rows])
+        shown = _most_typed_forms(session, visible, [k for k, _ in rows])
         top = rows[0][1] if rows else 0
         words = [
             {
@@ -96,20 +99,26 @@ class WordCloud(QuestionType):
         ]
         # Alphabetical order spreads large and small words through the cloud.
         words.sort(key=lambda w: str(w["word"]).casefold())
-        return Results(responses=count_ballots(session, question_id), data={"words": words})
+        # Participants with at least one word on the screen.
+        ballots = sa.select(sa.func.count(sa.distinct(col(BallotItem.ballot_id)))).where(*visible)
+        responses = int(session.execute(ballots).scalar_one())
+        return Results(responses=responses, data={"words": words})
 
     def csv_cells(self, config: Mapping[str, Any], item: BallotItem) -> CsvCells:
         return CsvCells(answer=item.text or item.key, value=item.key)
 
 
-def _most_typed_forms(session: Session, question_id: int, keys: list[str]) -> dict[str, str]:
-    """For each key, the spelling most people typed (names and acronyms keep their capitals)."""
+def _most_typed_forms(
+    session: Session, visible: tuple[Any, ...], keys: list[str]
+) -> dict[str, str]:
+    """For each key, the spelling most people typed (names and acronyms keep their capitals);
+    `visible`: the conditions that pick the question's items the results may show."""
     if not keys:
         return {}
     n = sa.func.count().label("n")
     stmt = (
         sa.select(col(BallotItem.key), col(BallotItem.text), n)
-        .where(col(BallotItem.question_id) == question_id, col(BallotItem.key).in_(keys))
+        .where(*visible, col(BallotItem.key).in_(keys))
         .group_by(col(BallotItem.key), col(BallotItem.text))
     )
     best: dict[str, tuple[int, str]] = {}
