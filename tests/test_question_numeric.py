@@ -316,9 +316,10 @@ def test_tally_bins_of_a_wide_range(db: Database, owner_and_presentation) -> Non
     for name, number in [("a", "0"), ("b", "99"), ("c", "100"), ("d", "1000"), ("e", "555")]:
         cast(db, question, name, {"number": [number]})
     data = _tally(db, question)
-    # 1001 values in bins of 100: 0-99, 100-199, ..., 900-999, and 1000 alone.
-    assert len(data["bins"]) == 11
-    assert [b["count"] for b in data["bins"]] == [2, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+    # 1001 values in bins of 100: 0-99, 100-199, ..., 900-1000 (the highest in the last).
+    assert len(data["bins"]) == 10
+    assert [b["count"] for b in data["bins"]] == [2, 1, 0, 0, 0, 1, 0, 0, 0, 1]
+    assert [t["label"] for t in data["ticks"]] == [str(n) for n in range(0, 1001, 100)]
     assert data["median"] == 100
     assert data["ticks"][-1]["label"] == "1000"
 
@@ -340,9 +341,10 @@ def test_tally_decimals_and_the_revealed_correct_answer(
     with db.session() as session:
         shown = TYPE.tally(session, question.id or 0, revealed).data
     assert shown["correct"] == "7,5"
-    # 0,0 to 10,0 in eleven bars of 1,0 (the last holds only 10,0): 7,5 is in the 8th.
-    assert len(shown["bins"]) == 11
-    assert shown["correct_x"] == pytest.approx(100 * 7.5 / 11)
+    # 0,0 to 10,0 in ten bars of 1,0 (the last holds 10,0 too): 7,5 is in the 8th.
+    assert len(shown["bins"]) == 10
+    assert shown["correct_x"] == pytest.approx(75)
+    assert [b["count"] for b in shown["bins"]] == [0, 0, 1, 2, 0, 0, 0, 0, 0, 1]
 
 
 def test_tally_without_votes(db: Database, owner_and_presentation) -> None:

@@ -216,9 +216,14 @@ class Numeric(QuestionType):
             middles = [int(v) for v in session.execute(middle).scalars()]
             median = sum(middles) / len(middles)
         width = nice_width(high - low + 1)
+        # Bars of one value each, or `width` values each with the highest number in the last
+        # bar (0 to 10.000 is ten bars of 1.000, not eleven with a bar for 10.000 alone).
+        n_bins = high - low + 1 if width == 1 else max(1, math.ceil((high - low) / width))
         # Only values within the range have a bin (the range may have changed after votes);
         # `value - low` is then never negative, so integer division is the same everywhere.
-        bucket = ((value - low) // width).label("bucket")
+        bucket = sa.case(
+            (value >= low + n_bins * width, n_bins - 1), else_=(value - low) // width
+        ).label("bucket")
         per_bucket = {
             int(b): int(n)
             for b, n in session.execute(
@@ -227,7 +232,6 @@ class Numeric(QuestionType):
                 .group_by(bucket)
             ).all()
         }
-        n_bins = math.ceil((high - low + 1) / width)
         top = max(per_bucket.values(), default=0)
         language = current_language.get()
         bins = [
