@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from app.errors import Refused
+from app.i18n import _l
 from app.models import BallotItem, Language, Moderation
 
 FormLike = Mapping[str, Sequence[str]]
@@ -328,15 +329,15 @@ def parse_list(raw: str) -> list[str]:
     lines = [part.strip() for line in raw.splitlines() for part in line.split(",")]
     lines = [line for line in lines if line]
     if len(lines) > MAX_ENTRIES:
-        raise WordListError("A list can have at most %(n)s words.", n=MAX_ENTRIES)
+        raise WordListError(_l("A list can have at most %(n)s words."), n=MAX_ENTRIES)
     out: dict[str, None] = {}
     for line in lines:
         if len(line) > MAX_ENTRY:
-            raise WordListError("Each word can have at most %(n)s characters.", n=MAX_ENTRY)
+            raise WordListError(_l("Each word can have at most %(n)s characters."), n=MAX_ENTRY)
         if line.strip("*") and "*" in line.strip("*"):
-            raise WordListError("A * can only stand at the start or end of a word.")
+            raise WordListError(_l("A * can only stand at the start or end of a word."))
         cleaned = clean_entry(line)
         if not cleaned.strip("*"):
-            raise WordListError("Each line needs at least one letter.")
+            raise WordListError(_l("Each line needs at least one letter."))
         out.setdefault(cleaned, None)
     return list(out)
