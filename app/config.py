@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         "per minute. A hall of 500 behind one venue address joins within a minute; a script "
         "that makes up participants is stopped with 429.",
     )
+    join_code_idle_hours: float = Field(
+        72,
+        gt=0,
+        description="A join code can no longer be typed after the facilitator has not presented "
+        "for this many hours; the QR link keeps working, phones that joined keep voting, and "
+        "presenting again makes the code work again.",
+    )
     login_rate_per_minute: int = Field(
         10, description="Login attempts allowed per client address and per account per minute."
     )

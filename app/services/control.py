@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.models import Presentation, Question, QuestionState
+from app.models import Presentation, Question, QuestionState, utcnow
 from app.questions import get_type
 from app.questions.base import Results
 from app.services import NotFound
-from app.services.presentations import get_presentation, questions_of
+from app.services.presentations import DEFAULT_COUNTDOWN, get_presentation, questions_of
+
+question_t = Question.__table__  # type: ignore[attr-defined]
+presentation_t = Presentation.__table__  # type: ignore[attr-defined]
 
 
 class Move(StrEnum):
@@ -49,11 +54,36 @@ def _current(session: Session, presentation: Presentation, lock: bool = False) -
     return question
 
 
-def move(*, session: Session, owner_id: int, presentation_id: int, to: Move | int) -> Presentation:
+def _active(session: Session, presentation: Presentation, now: datetime | None) -> None:
+    """The facilitator presents: the join code stays (or becomes again) valid."""
+    presentation.active_at = now or utcnow()
+    session.add(presentation)
+
+
+def activate(
+    *, session: Session, owner_id: int, presentation_id: int, now: datetime | None = None
+) -> Presentation:
+    """Make an expired join code work again."""
+    presentation = get_presentation(
+        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
+    )
+    _active(session, presentation, now)
+    return presentation
+
+
+def move(
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    to: Move | int,
+    now: datetime | None = None,
+) -> Presentation:
     """Make another question current (by direction or by id)."""
     presentation = get_presentation(
         session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
+    _active(session, presentation, now)
     questions = questions_of(session=session, presentation_id=presentation_id)
     if not questions:
         return presentation
@@ -91,23 +121,121 @@ def _current_owned(
     return presentation, question
 
 
-def set_voting(*, session: Session, owner_id: int, presentation_id: int, is_open: bool) -> Question:
-    """Open or close voting on the current question."""
+def set_voting(
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    is_open: bool,
+    now: datetime | None = None,
+) -> Question:
+    """Open or close voting on the current question by hand (a running timer stops)."""
     presentation, question = _current_owned(session, owner_id, presentation_id)
+    _active(session, presentation, now)
     state = QuestionState.OPEN if is_open else QuestionState.CLOSED
-    if question.state != state:
+    if question.state != state or question.closes_at is not None:
         question.state = state
+        question.closes_at = None
         presentation.version += 1
         session.add(question)
         session.add(presentation)
     return question
 
 
-def set_results_visible(
-    *, session: Session, owner_id: int, presentation_id: int, visible: bool
+def start_timer(
+    *, session: Session, owner_id: int, presentation_id: int, now: datetime | None = None
 ) -> Question:
-    """Show or hide the results of the current question on the projector."""
+    """Open voting on the current question until its countdown ends."""
     presentation, question = _current_owned(session, owner_id, presentation_id)
+    now = now or utcnow()
+    _active(session, presentation, now)
+    question.state = QuestionState.OPEN
+    question.closes_at = now + timedelta(seconds=question.countdown_seconds or DEFAULT_COUNTDOWN)
+    presentation.version += 1
+    session.add(question)
+    session.add(presentation)
+    return question
+
+
+def stop_timer(
+    *, session: Session, owner_id: int, presentation_id: int, now: datetime | None = None
+) -> Question:
+    """Stop the countdown of the current question; voting stays as it is."""
+    presentation, question = _current_owned(session, owner_id, presentation_id)
+    _active(session, presentation, now)
+    if question.closes_at is not None:
+        question.closes_at = None
+        presentation.version += 1
+        session.add(question)
+        session.add(presentation)
+    return question
+
+
+def any_expired(*, session: Session, now: datetime) -> bool:
+    """Whether a countdown has ended on a question that is still open (a cheap read)."""
+    stmt = (
+        sa.select(question_t.c.id)
+        .where(question_t.c.closes_at.is_not(None))
+        .where(question_t.c.closes_at <= now)
+        .where(question_t.c.state == QuestionState.OPEN.value)
+        .limit(1)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def close_expired(*, session: Session, now: datetime) -> list[int]:
+    """Close every open question whose countdown has ended; the presentations that changed.
+
+    Safe with several workers doing the same at once: presentations are locked first (the
+    order every change takes), and the UPDATE only touches questions that are still open with
+    an ended countdown, so each is closed, and its version bumped, exactly once.
+    """
+    expired = (
+        sa.select(question_t.c.presentation_id)
+        .where(question_t.c.closes_at.is_not(None))
+        .where(question_t.c.closes_at <= now)
+        .where(question_t.c.state == QuestionState.OPEN.value)
+    )
+    candidates = sorted({pid for (pid,) in session.execute(expired).all()})
+    if not candidates:
+        return []
+    session.execute(
+        sa.select(presentation_t.c.id)
+        .where(presentation_t.c.id.in_(candidates))
+        .order_by(presentation_t.c.id)
+        .with_for_update()
+    )
+    closed = session.execute(
+        sa.update(question_t)
+        .where(question_t.c.presentation_id.in_(candidates))
+        .where(question_t.c.closes_at.is_not(None))
+        .where(question_t.c.closes_at <= now)
+        .where(question_t.c.state == QuestionState.OPEN.value)
+        .values(state=QuestionState.CLOSED.value)
+        .returning(question_t.c.presentation_id)
+    ).all()
+    changed = sorted({pid for (pid,) in closed})
+    if changed:
+        session.execute(
+            sa.update(presentation_t)
+            .where(presentation_t.c.id.in_(changed))
+            .values(version=presentation_t.c.version + 1)
+        )
+    return changed
+
+
+def set_results_visible(
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    visible: bool,
+    now: datetime | None = None,
+) -> Question:
+    """Show or hide the results of the current question (on the projector, and on phones
+    when the presentation shows results there)."""
+    presentation, question = _current_owned(session, owner_id, presentation_id)
+    _active(session, presentation, now)
     if question.results_visible != visible:
         question.results_visible = visible
         presentation.version += 1
@@ -116,8 +244,12 @@ def set_results_visible(
     return question
 
 
-def stage(*, session: Session, presentation_id: int, with_results: bool) -> Stage | None:
-    """The current stage of a presentation, with its results computed by the database."""
+def stage(*, session: Session, presentation_id: int, with_results: bool | None) -> Stage | None:
+    """The current stage of a presentation, with its results computed by the database.
+
+    `with_results`: True for the projector; None for phones (the results only when revealed
+    and shown on phones); False for none.
+    """
     presentation = session.get(Presentation, presentation_id)
     if presentation is None:
         return None
@@ -125,6 +257,9 @@ def stage(*, session: Session, presentation_id: int, with_results: bool) -> Stag
     question = _current(session, presentation)
     index = next((i for i, q in enumerate(questions, 1) if question and q.id == question.id), 0)
     results = None
+    if question is not None and with_results is None:
+        # Phones: only results the facilitator revealed, and only where they are shown there.
+        with_results = presentation.results_on_phones and question.results_visible
     if question is not None and with_results:
         results = get_type(question.kind).tally(session, question.id or 0, question.config)
     return Stage(presentation, question, index, len(questions), results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -17,6 +18,10 @@ from app.services import NotFound
 CODE_DIGITS = 8
 MAX_TITLE = 200
 MAX_QUESTIONS = 100
+# A countdown's length: the timer of a question without one set runs this long.
+DEFAULT_COUNTDOWN = 60
+MIN_COUNTDOWN = 5
+MAX_COUNTDOWN = 3600
 
 
 class EditError(Refused):
@@ -101,6 +106,47 @@ def get_by_code(*, session: Session, code: str) -> Presentation:
     return presentation
 
 
+def get_by_link_token(*, session: Session, token: str) -> Presentation:
+    """The presentation of a QR link; it works whether or not the typed code has expired."""
+    if not token or len(token) > 64:
+        raise NotFound("link")
+    presentation = session.exec(
+        select(Presentation).where(Presentation.link_token == token)
+    ).first()
+    if presentation is None:
+        raise NotFound("link")
+    return presentation
+
+
+def code_expired(active_at: datetime, *, idle_hours: float, now: datetime) -> bool:
+    """Whether a typed join code has expired: no facilitator activity since `active_at` for
+    `idle_hours`."""
+    if active_at.tzinfo is None:  # an object not read back from the database
+        active_at = active_at.replace(tzinfo=now.tzinfo)
+    return now - active_at > timedelta(hours=idle_hours)
+
+
+def parse_countdown(raw: str) -> int | None:
+    """The timer length typed in the question form: empty for none, else whole seconds."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
+        raise EditError(
+            "The timer must be a whole number of seconds from %(low)s to %(high)s.",
+            low=MIN_COUNTDOWN,
+            high=MAX_COUNTDOWN,
+        )
+    seconds = int(raw)
+    if not MIN_COUNTDOWN <= seconds <= MAX_COUNTDOWN:
+        raise EditError(
+            "The timer must be a whole number of seconds from %(low)s to %(high)s.",
+            low=MIN_COUNTDOWN,
+            high=MAX_COUNTDOWN,
+        )
+    return seconds
+
+
 def questions_of(*, session: Session, presentation_id: int) -> list[Question]:
     stmt = (
         select(Question)
@@ -157,13 +203,25 @@ def create_presentation(
 
 
 def update_presentation(
-    *, session: Session, owner_id: int, presentation_id: int, title: str, language: str
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    title: str,
+    language: str,
+    results_hidden_default: bool | None = None,
+    results_on_phones: bool | None = None,
 ) -> Presentation:
+    """Save the settings (None: leave that setting as it is)."""
     presentation = get_presentation(
         session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
     presentation.title = _clean_title(title)
     presentation.language = _language(language)
+    if results_hidden_default is not None:
+        presentation.results_hidden_default = results_hidden_default
+    if results_on_phones is not None:
+        presentation.results_on_phones = results_on_phones
     presentation.updated_at = utcnow()
     presentation.version += 1
     session.add(presentation)
@@ -187,6 +245,9 @@ def duplicate_presentation(
     copy = create_presentation(
         session=session, owner_id=owner_id, title=title, language=original.language
     )
+    copy.results_hidden_default = original.results_hidden_default
+    copy.results_on_phones = original.results_on_phones
+    session.add(copy)
     for question in questions_of(session=session, presentation_id=original.id or 0):
         session.add(
             Question(
@@ -196,6 +257,7 @@ def duplicate_presentation(
                 title=question.title,
                 config=dict(question.config),
                 results_visible=question.results_visible,
+                countdown_seconds=question.countdown_seconds,
             )
         )
     session.flush()
@@ -221,6 +283,7 @@ def add_question(
         kind=kind,
         title=_clean_title(title, 300),
         config=qtype.default_config(presentation.language),
+        results_visible=not presentation.results_hidden_default,
     )
     session.add(question)
     _touch(presentation)
@@ -250,8 +313,10 @@ def update_question(
         ).scalars()
     )
     config = qtype.parse_config(form, previous=question.config, reserved=reserved)
+    countdown = parse_countdown((form.get("countdown_seconds") or [""])[0])
     question.title = _clean_title(title, 300)
     question.config = config
+    question.countdown_seconds = countdown
     session.add(question)
     presentation = session.get(Presentation, question.presentation_id)
     if presentation is not None:
@@ -286,6 +351,7 @@ def duplicate_question(*, session: Session, owner_id: int, question_id: int) -> 
         title=question.title,
         config=dict(question.config),
         results_visible=question.results_visible,
+        countdown_seconds=question.countdown_seconds,
     )
     session.add(copy)
     session.flush()
