@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import select
@@ -17,17 +18,28 @@ from app.db import Database
 from app.models import Presentation, Question
 from app.services.presentations import normalise_code
 
+# Phone frames carry the presentation's version times this step: a stage frame shows version
+# x STEP, and the frames that only update the results on phones (when votes come in) count up
+# from there, so they pass a socket's "only newer" check until the next change of the stage.
+PHONE_VERSION_STEP = 2**20
+
+
+def phone_version(presentation_version: int) -> int:
+    """The version of a presentation's stage as phones see it (pages, frames, `?v=`)."""
+    return presentation_version * PHONE_VERSION_STEP
+
 
 @dataclass(frozen=True)
 class CurrentStage:
     presentation_id: int
     join_code: str
     language: str
-    version: int
+    version: int  # phone_version(): what phones compare
     question_id: int | None
     kind: str | None
     config: dict[str, Any] | None
     state: str | None
+    active_at: datetime | None = None  # last facilitator activity (the typed code expires)
 
 
 class StageCache:
@@ -52,11 +64,12 @@ class StageCache:
                 presentation_id=presentation.id or 0,
                 join_code=presentation.join_code,
                 language=presentation.language,
-                version=presentation.version,
+                version=phone_version(presentation.version),
                 question_id=question.id if question else None,
                 kind=question.kind if question else None,
                 config=dict(question.config) if question else None,
                 state=question.state if question else None,
+                active_at=presentation.active_at,
             )
 
     async def by_code(self, code: str) -> CurrentStage | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -29,14 +31,16 @@ from app.live.hub import Hub
 from app.live.messages import Message, PresentationChanged, VotesRecorded
 from app.live.presence import Presence
 from app.live.ticker import Ticker
-from app.models import AuthSession, User
+from app.models import AuthSession, Presentation, User, utcnow
 from app.participants import ParticipantTokens
 from app.ratelimit import Rate, RateLimiter
-from app.services import accounts
+from app.services import accounts, control
+from app.services.presentations import code_expired
 from app.stages import StageCache
 from app.templating import render, render_block
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "stemlab_session"
 PARTICIPANT_COOKIE = "stemlab_p"
 
@@ -57,6 +61,37 @@ class Services:
     presence: Presence
     bus: Bus
     tokens: ParticipantTokens
+    # Wall clock of countdowns and join-code expiry (tests put in one they move themselves).
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def __post_init__(self) -> None:
+        self.fragments.idle_hours = self.settings.join_code_idle_hours
+        self.fragments.clock = lambda: self.clock()
+        self.ticker.every(COUNTDOWN_CHECK_SECONDS, self.close_expired_countdowns)
+
+    def code_expired(self, presentation: Presentation) -> bool:
+        """Whether a presentation's typed join code has expired (its QR link still works)."""
+        return code_expired(
+            presentation.active_at, idle_hours=self.settings.join_code_idle_hours, now=self.clock()
+        )
+
+    async def close_expired_countdowns(self) -> None:
+        """Close the questions whose countdown ended, and tell screens and phones.
+
+        Every worker does this; the database decides which one closes a question (and only
+        that one sends the news), so a question is closed once however many workers run.
+        """
+        now = self.clock()
+
+        def close() -> list[int]:
+            with self.db.session() as session:  # a cheap read first: no write lock per check
+                if not control.any_expired(session=session, now=now):
+                    return []
+            with self.db.write_session() as session:
+                return control.close_expired(session=session, now=now)
+
+        for presentation_id in await asyncio.to_thread(close):
+            self._changed(presentation_id)
 
     def changed(self, presentation_id: int) -> None:
         """After a committed change to a presentation: drop cached state, push new frames here
@@ -105,6 +140,9 @@ class Services:
         self.stages.clear()
         followed = {topics.presentation_of(t) for t in self.hub.topic_names()}
         self.ticker.notify(PresentationChanged(pid) for pid in followed if pid is not None)
+
+
+COUNTDOWN_CHECK_SECONDS = 0.5
 
 
 class Limits:

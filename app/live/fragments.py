@@ -3,18 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.db import Database
 from app.live.hub import Frame
 from app.live.presence import Presence
+from app.models import Presentation, utcnow
 from app.questions import get_type
 from app.services.control import Stage, stage
+from app.services.presentations import code_expired
+from app.stages import PHONE_VERSION_STEP, phone_version
 from app.templating import render_block
 
+# Participants are Dutch organisations: clock times on screens are Dutch time.
+TIME_ZONE = "Europe/Amsterdam"
 
-def stage_context(st: Stage, presence: Presence) -> dict[str, Any]:
-    """Template context shared by full pages and live frames."""
+
+@cache
+def _zone() -> tzinfo:
+    try:
+        return ZoneInfo(TIME_ZONE)
+    except ZoneInfoNotFoundError:  # no time zone data installed: say UTC
+        return UTC
+
+
+def iso(moment: datetime) -> str:
+    """A moment as ISO 8601 in UTC with milliseconds (what every browser's Date.parse reads)."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def clock(moment: datetime) -> str:
+    """A moment as a clock time people read (Dutch time, or UTC without time zone data)."""
+    zone = _zone()
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    text = moment.astimezone(zone).strftime("%H:%M:%S")
+    return text if zone is not UTC else text + " UTC"
+
+
+def stage_context(st: Stage, presence: Presence, now: datetime) -> dict[str, Any]:
+    """Template context shared by full pages and live frames (`now`: the server's clock)."""
     question = st.question
     return {
         "presentation": st.presentation,
@@ -24,6 +56,11 @@ def stage_context(st: Stage, presence: Presence) -> dict[str, Any]:
         "total": st.total,
         "results": st.results,
         "connected": presence.count(st.presentation.id or 0),
+        "now": now,
+        "countdown_now": now,
+        "code_expired": False,
+        "iso": iso,
+        "clock": clock,
     }
 
 
@@ -34,14 +71,26 @@ class Fragments:
         self._db = database
         self._presence = presence
         self._phone_frames: dict[int, Frame] = {}
+        # Per presentation: whether its phones were last seen showing results (so votes only
+        # cost a phone render where they do), and the serial of its last results frame.
+        self._phones_see_results: dict[int, bool] = {}
+        self._result_serials: dict[int, tuple[int, int]] = {}
+        # Set by Services from the settings (STEMLAB_JOIN_CODE_IDLE_HOURS) and its clock.
+        self.idle_hours: float = 72.0
+        self.clock: Callable[[], datetime] = utcnow
+
+    def code_expired(self, presentation: Presentation) -> bool:
+        """Whether the typed join code of a presentation has expired (the QR link works)."""
+        return code_expired(presentation.active_at, idle_hours=self.idle_hours, now=self.clock())
 
     def presenter_frame(self, presentation_id: int, version: int) -> str | None:
         with self._db.session() as session:
             st = stage(session=session, presentation_id=presentation_id, with_results=True)
         if st is None:
             return None
-        ctx = stage_context(st, self._presence)
+        ctx = stage_context(st, self._presence, self.clock())
         ctx["version"] = version
+        ctx["code_expired"] = self.code_expired(st.presentation)
         return render_block("present.html", "live", st.presentation.language, ctx)
 
     async def phone_frame_cached(self, presentation_id: int, version: int) -> Frame | None:
@@ -70,14 +119,54 @@ class Fragments:
             self._phone_frames[presentation_id] = rendered
         return rendered
 
+    def phones_may_see_results(self, presentation_id: int) -> bool:
+        """False when the phones of a presentation were last seen without results (votes then
+        need no phone frame); True when they show them or this worker does not know yet."""
+        return self._phones_see_results.get(presentation_id, True)
+
+    def phone_results_frame(self, presentation_id: int) -> Frame | None:
+        """New votes on a question whose results phones show: a frame that swaps only the
+        results (what somebody is choosing or typing on the form stays as it is). None when
+        phones do not show results (hidden results never leave the server)."""
+        with self._db.session() as session:
+            st = stage(session=session, presentation_id=presentation_id, with_results=None)
+        if st is None or st.question is None or st.results is None:
+            self._phones_see_results[presentation_id] = False
+            return None
+        base = phone_version(st.presentation.version)
+        shown, serial = self._result_serials.get(presentation_id, (base, 0))
+        serial = serial + 1 if shown == base else 1
+        if serial >= PHONE_VERSION_STEP:
+            return None
+        self._result_serials[presentation_id] = (base, serial)
+        ctx = self._phone_context(st)
+        language = st.presentation.language
+        # Phones that connect from now on get the stage with these results.
+        stage_text = render_block("participant.html", "live", language, ctx)
+        self._phone_frames[presentation_id] = Frame.deduplicated(base, stage_text)
+        text = render_block("participant.html", "phone_results", language, ctx)
+        return Frame(base + serial, text)
+
+    def _phone_context(self, st: Stage) -> dict[str, Any]:
+        ctx = stage_context(st, self._presence, self.clock())
+        ctx.update(
+            version=phone_version(st.presentation.version),
+            answer=None,
+            status=None,
+            error=None,
+            client_key="",
+            # The same frame for every phone, whenever it is sent: no clock in it (the page
+            # that opened the socket carries the server's clock).
+            countdown_now=None,
+        )
+        return ctx
+
     def _phone_frame(self, presentation_id: int) -> Frame | None:
         with self._db.session() as session:
-            st = stage(session=session, presentation_id=presentation_id, with_results=False)
+            st = stage(session=session, presentation_id=presentation_id, with_results=None)
         if st is None:
             return None
-        ctx = stage_context(st, self._presence)
-        ctx.update(
-            version=st.presentation.version, answer=None, status=None, error=None, client_key=""
-        )
+        self._phones_see_results[presentation_id] = st.results is not None
+        ctx = self._phone_context(st)
         text = render_block("participant.html", "live", st.presentation.language, ctx)
-        return Frame.deduplicated(st.presentation.version, text)
+        return Frame.deduplicated(phone_version(st.presentation.version), text)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from app.live import topics
 from app.live.fragments import Fragments
@@ -29,8 +29,10 @@ class Ticker:
         self._phone_tick = phone_tick
         self._presenters_dirty: set[int] = set()
         self._phones_dirty: set[int] = set()
+        self._phone_results_dirty: set[int] = set()
         self._versions: dict[int, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: list[tuple[float, Callable[[], Awaitable[None]]]] = []
         self._wake_presenters = asyncio.Event()
         self._wake_phones = asyncio.Event()
         self.stats = TickerStats()  # read by app.metrics at scrape time
@@ -41,6 +43,8 @@ class Ticker:
             if isinstance(message, VotesRecorded):
                 self._presenters_dirty.add(message.presentation_id)
                 self._wake_presenters.set()
+                # Phones only care where they show results (checked when the tick comes).
+                self._phone_results_dirty.add(message.presentation_id)
             elif isinstance(message, PresentationChanged):
                 self._presenters_dirty.add(message.presentation_id)
                 self._phones_dirty.add(message.presentation_id)
@@ -58,11 +62,24 @@ class Ticker:
         self._versions[presentation_id] = version
         return version
 
+    def every(self, interval: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job` every `interval` seconds while the ticker runs (the countdown closer)."""
+        self._jobs.append((interval, job))
+
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._loop(self._presenters_dirty, self._presenter_tick, True)),
             asyncio.create_task(self._loop(self._phones_dirty, self._phone_tick, False)),
+            *(asyncio.create_task(self._repeat(interval, job)) for interval, job in self._jobs),
         ]
+
+    async def _repeat(self, interval: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await job()
+            except Exception:
+                log.exception("periodic job failed")
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -77,7 +94,10 @@ class Ticker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=interval)
             wake.clear()
-            if not dirty:
+            results = set() if presenters else self._phone_results_dirty - dirty
+            if not presenters:
+                self._phone_results_dirty.clear()
+            if not dirty and not results:
                 continue
             pending = list(dirty)
             dirty.clear()
@@ -87,6 +107,11 @@ class Ticker:
                     await self._push(presentation_id, presenters)
                 except Exception:
                     log.exception("could not push frame for presentation %s", presentation_id)
+            for presentation_id in results:
+                try:
+                    await self._push_phone_results(presentation_id)
+                except Exception:
+                    log.exception("could not push results for presentation %s", presentation_id)
             spent = time.perf_counter() - started
             (self.stats.presenter if presenters else self.stats.phone).observe(spent)
             await asyncio.sleep(interval)
@@ -108,3 +133,14 @@ class Ticker:
             self._hub.end_topic(topic, self._fragments.ended_frame())
             return
         self._hub.publish(topic, frame)
+
+    async def _push_phone_results(self, presentation_id: int) -> None:
+        """New votes, for phones that show the results: one results frame for all of them."""
+        topic = topics.phones(presentation_id)
+        if not self._hub.count(topic) or not self._fragments.phones_may_see_results(
+            presentation_id
+        ):
+            return
+        frame = await asyncio.to_thread(self._fragments.phone_results_frame, presentation_id)
+        if frame is not None:
+            self._hub.publish(topic, frame)
