@@ -21,6 +21,7 @@ from app.web import (
     CurrentFacilitator,
     Facilitator,
     FormDep,
+    Services,
     ServicesDep,
     SessionDep,
     page,
@@ -73,6 +74,7 @@ def _editor(
     presentation = svc_p.get_presentation(
         session=session, owner_id=facilitator.id, presentation_id=presentation_id
     )
+    svc: Services = request.app.state.services
     return _page(
         request,
         facilitator,
@@ -83,6 +85,7 @@ def _editor(
         counts=svc_p.response_counts(session=session, presentation_id=presentation_id),
         types=all_types(),
         get_type=get_type,
+        code_expired=svc.code_expired(presentation),
         error=refused.text(facilitator.language) if refused else None,
     )
 
@@ -108,6 +111,7 @@ def _question_page(
         presentation=presentation,
         qtype=get_type(question.kind),
         config=question.config,
+        default_countdown=svc_p.DEFAULT_COUNTDOWN,
         error=refused.text(facilitator.language) if refused else None,
         form=form,
     )
@@ -159,6 +163,8 @@ def update(
                 presentation_id=presentation_id,
                 title=_field(form, "title"),
                 language=_field(form, "language"),
+                results_hidden_default="results_hidden_default" in form,
+                results_on_phones="results_on_phones" in form,
             )
     except Refused as refused:
         with svc.db.session() as session:

@@ -19,8 +19,8 @@ from app.participants import with_token
 from app.ratelimit import Rate
 from app.services import NotFound
 from app.services.control import stage
-from app.services.presentations import get_by_code, normalise_code
-from app.stages import CurrentStage
+from app.services.presentations import code_expired, get_by_code, get_by_link_token, normalise_code
+from app.stages import CurrentStage, phone_version
 from app.templating import render_block
 from app.voting import Outcome, participant_key, take_vote
 from app.web import (
@@ -80,6 +80,24 @@ def _lookup(session: Session, svc: Services, request: Request, code: str) -> Pre
     except NotFound:
         count_failed_lookup(svc, client_ip(request))
         return None
+
+
+def stage_code_expired(svc: Services, current: CurrentStage) -> bool:
+    """Whether the code of a stage can no longer be typed to join (joined phones still use
+    it). The phone socket refuses a phone without a token on such a code as an unknown one."""
+    return current.active_at is not None and code_expired(
+        current.active_at,
+        idle_hours=svc.settings.join_code_idle_hours,
+        now=svc.clock(),
+    )
+
+
+def _expired(svc: Services, request: Request, presentation: Presentation) -> bool:
+    """An expired code, for a phone that has not joined: counted like an unknown code."""
+    if not svc.code_expired(presentation):
+        return False
+    count_failed_lookup(svc, client_ip(request))
+    return True
 
 
 def _join_page(
@@ -154,15 +172,40 @@ def join(
         # of a code looks different from another.
         count_failed_lookup(svc, client_ip(request))
         return _unknown(request, svc, code)
-    if _lookup(session, svc, request, cleaned) is None:
+    presentation = _lookup(session, svc, request, cleaned)
+    if presentation is None:
+        return _unknown(request, svc, code)
+    if _token_of(request, svc, presentation) is None and _expired(svc, request, presentation):
         return _unknown(request, svc, code)
     return see_other(f"/p/{cleaned}")
 
 
 @router.get("/j/{code}")
 def short_link(code: str) -> Response:
-    """The link in the QR code."""
+    """The link in QR codes of earlier versions (the code must still be valid to join)."""
     return see_other(f"/p/{normalise_code(code)[:MAX_CODE]}")
+
+
+@router.get("/l/{token}")
+def link(request: Request, token: str, svc: ServicesDep, session: SessionDep) -> Response:
+    """The link in the QR code: it joins whether or not the typed code has expired."""
+    try:
+        presentation = get_by_link_token(session=session, token=token)
+    except NotFound:
+        count_failed_lookup(svc, client_ip(request))
+        return _unknown(request, svc, "")
+    target = see_other(f"/p/{presentation.join_code}")
+    cookie = request.cookies.get(PARTICIPANT_COOKIE)
+    if svc.tokens.find(cookie, presentation.id or 0) is not None:
+        return target
+    if not svc.limits.hit(svc.limits.mint, "mint", client_ip(request)):
+        return _too_many(request, svc, "", svc.limits.mint, "mint")
+    _set_participant_cookie(target, with_token(cookie, svc.tokens.issue(presentation.id or 0)), svc)
+    return target
+
+
+def _token_of(request: Request, svc: Services, presentation: Presentation) -> str | None:
+    return svc.tokens.find(request.cookies.get(PARTICIPANT_COOKIE), presentation.id or 0)
 
 
 def _my_answer(
@@ -198,14 +241,14 @@ def _stage_page(
     block: str | None = None,
 ) -> HTMLResponse:
     """The phone page (or its live block) of a presentation, personal to this phone."""
-    st = stage(session=session, presentation_id=presentation_id, with_results=False)
+    st = stage(session=session, presentation_id=presentation_id, with_results=None)
     if st is None:  # deleted meanwhile
         return _join_page(request, svc, "", 404, UNKNOWN_CODE)
-    ctx = stage_context(st, svc.presence)
+    ctx = stage_context(st, svc.presence, svc.clock())
     if answer is None and st.question is not None and token is not None:
         answer = _my_answer(session, st.question.id or 0, presentation_id, token)
     ctx.update(
-        version=st.presentation.version,
+        version=phone_version(st.presentation.version),
         answer=answer,
         status=status,
         error=error,
@@ -228,11 +271,13 @@ def participant_page(
     presentation = _lookup(session, svc, request, code)
     if presentation is None:
         return _unknown(request, svc, code)
-    if code != presentation.join_code:
-        return see_other(f"/p/{presentation.join_code}")
     presentation_id = presentation.id or 0
     cookie = request.cookies.get(PARTICIPANT_COOKIE)
     token = svc.tokens.find(cookie, presentation_id)
+    if token is None and _expired(svc, request, presentation):
+        return _unknown(request, svc, code)
+    if code != presentation.join_code:
+        return see_other(f"/p/{presentation.join_code}")
     if token is not None:
         return _stage_page(request, svc, session, presentation_id, token)
     # Joining makes a participant, so it is limited per address: far above what a room
@@ -261,6 +306,9 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
     # Only phones that joined vote: the server issued their token for this presentation.
     token = svc.tokens.find(request.cookies.get(PARTICIPANT_COOKIE), current.presentation_id)
     if token is None:
+        if stage_code_expired(svc, current):  # nobody may learn that this code existed
+            count_failed_lookup(svc, client_ip(request))
+            return _unknown(request, svc, code)
         return _not_joined(request, svc, current)
     outcome, message = await _take_vote(svc, current, token, values)
     language = current.language

@@ -8,6 +8,7 @@ from functools import lru_cache
 import segno
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from app.live.fragments import stage_context
 from app.services import control
@@ -16,7 +17,9 @@ from app.services.presentations import get_presentation, normalise_code
 from app.web import (
     CsrfFacilitator,
     CurrentFacilitator,
+    Facilitator,
     FormDep,
+    Services,
     ServicesDep,
     SessionDep,
     done,
@@ -27,6 +30,40 @@ from app.web import (
 router = APIRouter()
 
 
+MODERATION_PATH = "/present/{presentation_id}/moderate"
+
+
+def _has_route(request: Request, path: str) -> bool:
+    return any(getattr(route, "path", None) == path for route in request.app.routes)
+
+
+def _screen(
+    request: Request,
+    presentation_id: int,
+    facilitator: Facilitator,
+    session: Session,
+    svc: Services,
+    template: str,
+) -> HTMLResponse:
+    get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
+    st = control.stage(session=session, presentation_id=presentation_id, with_results=True)
+    assert st is not None
+    ctx = stage_context(st, svc.presence, svc.clock())
+    ctx.update(
+        version=0,
+        csrf=facilitator.auth.csrf_token,
+        code_expired=svc.code_expired(st.presentation),
+        base_url=public_base(request, svc.settings),
+        show_join=request.query_params.get("join") == "1",
+        moderation_url=(
+            MODERATION_PATH.format(presentation_id=presentation_id)
+            if _has_route(request, MODERATION_PATH)
+            else None
+        ),
+    )
+    return page(request, template, st.presentation.language, **ctx)
+
+
 @router.get("/present/{presentation_id}", response_class=HTMLResponse)
 def presenter(
     request: Request,
@@ -35,13 +72,28 @@ def presenter(
     session: SessionDep,
     svc: ServicesDep,
 ) -> HTMLResponse:
-    get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
-    st = control.stage(session=session, presentation_id=presentation_id, with_results=True)
-    assert st is not None
-    ctx = stage_context(st, svc.presence)
-    ctx.update(version=0, csrf=facilitator.auth.csrf_token)
-    ctx["base_url"] = public_base(request, svc.settings)
-    return page(request, "present.html", st.presentation.language, **ctx)
+    """The projector screen (`?join=1`: with the join screen over it, for use without JS)."""
+    return _screen(request, presentation_id, facilitator, session, svc, "present.html")
+
+
+@router.get("/present/{presentation_id}/remote", response_class=HTMLResponse)
+def remote(
+    request: Request,
+    presentation_id: int,
+    facilitator: CurrentFacilitator,
+    session: SessionDep,
+    svc: ServicesDep,
+) -> HTMLResponse:
+    """The facilitator's phone as a remote: the same controls, phone-sized."""
+    return _screen(request, presentation_id, facilitator, session, svc, "remote.html")
+
+
+def _back(request: Request, presentation_id: int, form: dict[str, list[str]]) -> Response:
+    """Where a plain form post returns: the remote if it came from there, else the projector."""
+    url = f"/present/{presentation_id}"
+    if form.get("back", [""])[0] == "remote":
+        url += "/remote"
+    return done(request, url)
 
 
 @router.post("/present/{presentation_id}/move")
@@ -63,10 +115,14 @@ def move(
         raise HTTPException(status_code=422, detail="unknown move")
     with svc.db.write_session() as session:
         control.move(
-            session=session, owner_id=facilitator.id, presentation_id=presentation_id, to=target
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            to=target,
+            now=svc.clock(),
         )
     svc.changed(presentation_id)
-    return done(request, f"/present/{presentation_id}")
+    return _back(request, presentation_id, form)
 
 
 @router.post("/present/{presentation_id}/voting")
@@ -84,9 +140,10 @@ def voting(
             owner_id=facilitator.id,
             presentation_id=presentation_id,
             is_open=form.get("value", [""])[0] == "open",
+            now=svc.clock(),
         )
     svc.changed(presentation_id)
-    return done(request, f"/present/{presentation_id}")
+    return _back(request, presentation_id, form)
 
 
 @router.post("/present/{presentation_id}/results")
@@ -104,9 +161,53 @@ def results(
             owner_id=facilitator.id,
             presentation_id=presentation_id,
             visible=form.get("value", [""])[0] == "show",
+            now=svc.clock(),
         )
     svc.changed(presentation_id)
-    return done(request, f"/present/{presentation_id}")
+    return _back(request, presentation_id, form)
+
+
+@router.post("/present/{presentation_id}/timer")
+def timer(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
+) -> Response:
+    """Start (value=start: voting opens until the countdown ends) or stop the timer."""
+    value = form.get("value", [""])[0]
+    if value not in ("start", "stop"):
+        raise HTTPException(status_code=422, detail="start or stop")
+    with svc.db.write_session() as session:
+        (control.start_timer if value == "start" else control.stop_timer)(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            now=svc.clock(),
+        )
+    svc.changed(presentation_id)
+    return _back(request, presentation_id, form)
+
+
+@router.post("/present/{presentation_id}/activate")
+def activate(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
+) -> Response:
+    """Make an expired join code work again (as any presenting action does)."""
+    with svc.db.write_session() as session:
+        control.activate(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            now=svc.clock(),
+        )
+    svc.changed(presentation_id)
+    return _back(request, presentation_id, form)
 
 
 @lru_cache(maxsize=256)
@@ -116,6 +217,17 @@ def _qr_svg(url: str) -> bytes:
         buffer, kind="svg", scale=10, border=2, dark="#111", light="#fff", xmldecl=False, svgns=True
     )
     return buffer.getvalue()
+
+
+@router.get("/qr/l/{token}.svg")
+def qr_link(request: Request, token: str, svc: ServicesDep) -> Response:
+    """The QR code of a presentation's link (/l/<token>), which works when the code expired."""
+    if not token or len(token) > 64 or not all(c.isalnum() or c in "-_" for c in token):
+        raise HTTPException(status_code=404)
+    svg = _qr_svg(f"{public_base(request, svc.settings)}/l/{token}")
+    return Response(
+        svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 @router.get("/qr/{code}.svg")

@@ -164,18 +164,119 @@
     }
   }, true);
 
+  // ---- countdowns -------------------------------------------------------------------------
+  // An element with data-closes-at (ISO, UTC) shows the seconds left. The server's clock comes
+  // from data-now attributes (the page, and projector frames): the offset to this device's
+  // clock is the largest seen, as a "now" can only be late (rendered before it arrived), so a
+  // phone with a wrong clock still counts down right.
+  var clockOffset = null;
+  function learnClock(root) {
+    var found = root.querySelectorAll ? root.querySelectorAll("[data-now]") : [];
+    Array.prototype.forEach.call(found, function (el) {
+      if (el.dataset.nowSeen === el.dataset.now) { return; }
+      el.dataset.nowSeen = el.dataset.now;
+      var server = Date.parse(el.dataset.now);
+      if (isNaN(server)) { return; }
+      var offset = server - Date.now();
+      if (clockOffset === null || offset > clockOffset) { clockOffset = offset; }
+    });
+  }
+
+  function formatLeft(seconds) {
+    var m = Math.floor(seconds / 60);
+    var s = seconds % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function tick() {
+    var now = Date.now() + (clockOffset || 0);
+    var timers = document.querySelectorAll("[data-closes-at]");
+    Array.prototype.forEach.call(timers, function (el) {
+      var end = Date.parse(el.dataset.closesAt);
+      if (isNaN(end)) { return; }
+      var left = Math.max(0, Math.ceil((end - now) / 1000));
+      var state = left > 0 ? "running" : "ended";
+      var value = el.querySelector(".countdown-value");
+      var label = el.querySelector(".countdown-label");
+      if (value) { value.textContent = formatLeft(left); }
+      if (label && el.dataset.state !== state) {
+        label.textContent = state === "running" ? el.dataset.left : el.dataset.ended;
+      }
+      el.dataset.state = state;
+    });
+  }
+  window.setInterval(tick, 1000);
+  document.addEventListener("htmx:load", function (event) { learnClock(event.target); tick(); });
+  document.addEventListener("htmx:wsAfterMessage", function () { learnClock(document); tick(); });
+
+  // ---- projector: join screen, full screen, shortcuts -----------------------------------------
+  function toggleJoinScreen() {
+    document.body.classList.toggle("show-join");
+  }
+
+  function toggleFullscreen() {
+    if (document.fullscreenElement) {
+      if (document.exitFullscreen) { document.exitFullscreen().catch(function () { /* refused */ }); }
+    } else if (document.documentElement.requestFullscreen) {
+      document.documentElement.requestFullscreen().catch(function () { /* refused */ });
+    }
+  }
+
+  function shortcutsDialog() { return document.getElementById("shortcuts"); }
+
+  function toggleShortcuts() {
+    var dialog = shortcutsDialog();
+    if (!dialog || !dialog.showModal) { return; }
+    if (dialog.open) { dialog.close(); } else { dialog.showModal(); }
+  }
+
+  var actions = { "join-screen": toggleJoinScreen, fullscreen: toggleFullscreen, shortcuts: toggleShortcuts };
+
+  document.addEventListener("click", function (event) {
+    var el = event.target && event.target.closest ? event.target.closest("[data-action]") : null;
+    if (!el || !actions[el.dataset.action]) { return; }
+    event.preventDefault();
+    actions[el.dataset.action]();
+  });
+
+  // The visible control for a key: "o" is "Close voting" while open and "Open voting" while
+  // closed (the other one is hidden by the stylesheet).
+  function visibleControl(selector) {
+    var candidates = document.querySelectorAll(selector);
+    for (var i = 0; i < candidates.length; i++) {
+      if (candidates[i].getClientRects().length) { return candidates[i]; }
+    }
+    return null;
+  }
+
   document.addEventListener("keydown", function (event) {
     if (!document.body.classList.contains("projector")) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
     if (event.target && /input|textarea|select/i.test(event.target.tagName)) { return; }
+    var dialog = shortcutsDialog();
+    if (event.key === "?") { event.preventDefault(); toggleShortcuts(); return; }
+    if (dialog && dialog.open) { return; }  // Esc closes it (the browser does that)
+    if (event.key === "Escape" && document.body.classList.contains("show-join")) {
+      toggleJoinScreen();
+      return;
+    }
     var which = null;
-    if (event.key === "ArrowRight" || event.key === "PageDown" || event.key === " ") { which = "key-next"; }
-    if (event.key === "ArrowLeft" || event.key === "PageUp") { which = "key-previous"; }
+    if (event.key === "ArrowRight" || event.key === "PageDown" || event.key === " ") { which = 'button[data-key="key-next"]'; }
+    if (event.key === "ArrowLeft" || event.key === "PageUp") { which = 'button[data-key="key-previous"]'; }
+    if (/^[a-z]$/.test(event.key)) { which = '[data-shortcut="' + event.key + '"]'; }
     if (!which) { return; }
-    var button = document.querySelector('button[data-key="' + which + '"]');
-    if (button) { event.preventDefault(); button.click(); }
+    var control = visibleControl(which);
+    if (control) { event.preventDefault(); control.click(); }
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".needs-js"), function (el) {
+      if (el.dataset.action !== "fullscreen" || document.documentElement.requestFullscreen) {
+        el.hidden = false;
+      }
+    });
+    learnClock(document);
+    tick();
     var stage = document.getElementById("stage");
     if (stage) { restore(stage); }
   });
