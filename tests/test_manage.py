@@ -164,7 +164,8 @@ def test_presenting_controls_move_open_close_and_hide(client, db):
     assert state()[0] == one.id
     page = client.get(f"/present/{presentation.id}")
     assert "Een" in page.text and presentation.join_code[:4] in page.text
-    assert f'src="/qr/{presentation.join_code}.svg"' in page.text
+    # The QR code carries the presentation's link, which keeps working when the code expires.
+    assert f'src="/qr/l/{presentation.link_token}.svg"' in page.text
 
 
 def test_qr_code_is_an_svg_of_the_join_link(client, db):

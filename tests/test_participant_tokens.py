@@ -265,6 +265,7 @@ PARTICIPANT_ROUTES = {
     "/": "the join form: reads nothing",
     "/join": "looks a code up and redirects: reads nothing personal",
     "/j/{code}": "redirects to /p/{code}",
+    "/l/{token}": "the QR link: gives the phone a token of that presentation only, keeps A's",
     "/p/{code}": "B's page shows no answer of A's phone and gives the phone a B token",
     "/p/{code}/vote": "403, nothing written",
     "/ws/p/{code}": "told to join again, closed with 1008, nothing written",
