@@ -63,7 +63,6 @@ DEFAULT_WORDS: dict[str, tuple[str, ...]] = {
         "klote*",
         "klootzak",
         "godver*",
-        "godverdomme",
         "lul",
         "hoer",
         "hoeren",
