@@ -238,3 +238,12 @@ def test_routes_are_registered(app):
     paths = {path for path, _ in all_routes(app)}
     assert "/present/{presentation_id}/moderate" in paths
     assert "/manage/words" in paths
+
+
+def test_entries_stay_text_on_the_moderation_page(client, room):
+    presentation, question, _ = room
+    payload = '<script>alert(1)</script><img src=x onerror=alert(1)> hx-get="/manage"'
+    answer(client, presentation, question, payload)
+    page = client.get(f"/present/{presentation.id}/moderate").text
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
