@@ -108,7 +108,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics(
         lambda: getattr(app.state, "services", None), lambda: lifecycle.draining
     )
-    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.add_middleware(
+        SecurityMiddleware,
+        settings=settings,
+        large_bodies=((uploads.IMAGE_PATH, uploads.MAX_IMAGE_BODY),),
+    )
     app.add_middleware(logs.RequestContext)  # outermost: its context covers everything below
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops.router)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
@@ -33,22 +36,37 @@ class _BodyTooLarge(Exception):
 class SecurityMiddleware:
     """Adds security headers; refuses oversized bodies and cross-site unsafe requests."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, max_body: int = 256 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        max_body: int = 256 * 1024,
+        large_bodies: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.settings = settings
         self.max_body = max_body
+        # Paths that take more (an image upload), each with its own limit.
+        self.large_bodies = tuple(large_bodies)
+
+    def _limit(self, path: str) -> int:
+        for pattern, limit in self.large_bodies:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_body = self._limit(scope["path"])
         if scope["method"] in UNSAFE_METHODS:
             conn = HTTPConnection(scope)
             if not origin_allowed(conn, self.settings, required=False):
                 await PlainTextResponse("Cross-site request refused", 403)(scope, receive, send)
                 return
             length = Headers(scope=scope).get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            if length is not None and (not length.isdigit() or int(length) > max_body):
                 await PlainTextResponse("Request body too large", 413)(scope, receive, send)
                 return
 
@@ -60,7 +78,7 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > max_body:
                     raise _BodyTooLarge()
             return message
 

@@ -177,7 +177,6 @@ def test_a_file_one_byte_over_the_limit_is_refused(app, client, db, slide):
 
 
 def test_a_large_photo_within_the_limit_is_taken_and_kept_off_phones(app, client, db, slide):
-    _allow_upload_bodies(app)
     presentation, question, csrf = slide
     data = noise_png(700, 500)  # about 1 MB
     assert svc_u.PHONE_IMAGE_BYTES < len(data) < svc_u.MAX_IMAGE_BYTES
@@ -192,12 +191,12 @@ def test_a_large_photo_within_the_limit_is_taken_and_kept_off_phones(app, client
     assert "Save the date" in page.text and _url(image) not in page.text
 
 
-def _allow_upload_bodies(app, extra: int = 0) -> None:
-    """What app/middleware.py is to do for IMAGE_PATH: take bodies up to MAX_IMAGE_BODY (and
-    `extra`, to see what the route does with a larger one)."""
+def _allow_upload_bodies(app, extra: int) -> None:
+    """Let the middleware pass image bodies `extra` bytes over MAX_IMAGE_BODY, to see what the
+    route itself does with a larger one."""
     for middleware in app.user_middleware:
         if middleware.cls is SecurityMiddleware:
-            middleware.kwargs["max_body"] = MAX_IMAGE_BODY + extra
+            middleware.kwargs["large_bodies"] = ((IMAGE_PATH, MAX_IMAGE_BODY + extra),)
     app.middleware_stack = None  # built again, with that limit, on the next request
     assert IMAGE_PATH.fullmatch("/manage/questions/12/image")
 
@@ -415,3 +414,15 @@ def test_the_projector_frame_shows_the_heading_text_and_image(client, db, slide)
                 break
         else:
             raise AssertionError("the new image did not reach the screen")
+
+
+def test_only_the_image_page_takes_bodies_larger_than_a_form(client, db, slide):
+    _, question, csrf = slide
+    big = b"x" * (512 * 1024)
+    response = client.post(
+        f"/manage/questions/{question.id}", content=big, headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 413
+    over = png() + b"\x00" * MAX_IMAGE_BODY
+    assert _upload(client, question, csrf, over).status_code == 413
+    assert _uploads(db) == []
