@@ -219,6 +219,9 @@ def test_word_lists_page_saves_and_refuses(client, db, room):
     page = client.get("/manage/words")
     assert page.status_code == 200
     assert "kut*" in page.text and "fuck*" in page.text
+    # A vote before the change: the vote path has the question (and its list) cached now.
+    answer(client, presentation, question, "Eerst vergaderen")
+    assert "Eerst vergaderen" in wall(client, presentation)
     r = client.post(
         "/manage/words",
         data={"csrf_token": csrf, "words_nl": "Vergaderen\n", "words_en": "meeting"},
@@ -232,6 +235,21 @@ def test_word_lists_page_saves_and_refuses(client, db, room):
     bad = client.post("/manage/words", data={"csrf_token": csrf, "words_nl": "k*t"})
     assert bad.status_code == 422
     assert 'class="alert error"' in bad.text and "k*t" in bad.text
+
+
+def test_the_edit_page_sets_premoderation(client, db, room):
+    presentation, question, csrf = room
+    edit = client.get(f"/manage/questions/{question.id}")
+    assert 'name="premoderate"' in edit.text and "/manage/words" in edit.text
+    answer(client, presentation, question, "Meer koffie")
+    r = client.post(
+        f"/manage/questions/{question.id}",
+        data={"csrf_token": csrf, "title": "Tips?", "max_length": "280", "premoderate": "1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "Meer koffie" not in wall(client, presentation)
+    assert "checked" in client.get(f"/manage/questions/{question.id}").text
 
 
 def test_routes_are_registered(app):

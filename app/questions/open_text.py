@@ -34,7 +34,7 @@ class OpenText(QuestionType):
     order = 40
 
     def default_config(self, language: str) -> dict[str, Any]:
-        return {"max_length": 280}
+        return {"max_length": 280, "premoderate": False}
 
     def parse_config(
         self,

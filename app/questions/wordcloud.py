@@ -35,7 +35,7 @@ class WordCloud(QuestionType):
     order = 30
 
     def default_config(self, language: str) -> dict[str, Any]:
-        return {"max_entries": MAX_ENTRIES, "max_length": 25}
+        return {"max_entries": MAX_ENTRIES, "max_length": 25, "premoderate": False}
 
     def parse_config(
         self,

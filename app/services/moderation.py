@@ -109,7 +109,8 @@ def queue(*, session: Session, question: Question, limit: int = QUEUE_LIMIT) -> 
             pseudonym=pseudonym,
             state=state,
             at=at,
-            filtered=moderation.matches(text or key, words),
+            # Only a decided entry can have been caught (a new one starts hidden).
+            filtered=state is not None and moderation.matches(text or key, words),
         )
         for item_id, text, key, state, participant_id, pseudonym, at in session.execute(stmt)
     ]
