@@ -126,8 +126,18 @@ def test_premoderation_toggle(client, db, room):
     with db.session() as session:
         found = session.get(Question, question.id)
         assert found is not None and found.config["premoderate"] is True
-    client.post(url, data={"csrf_token": csrf, "q": str(question.id), "value": "off"})
+    assert "approve-waiting" in r.text
+    upto = re.search(r'name="upto" value="(\d+)"', r.text)
+    assert upto is not None
+    answer(client, presentation, question, "Later binnen")
+    client.post(
+        f"/present/{presentation.id}/moderate/approve-waiting",
+        data={"csrf_token": csrf, "q": str(question.id), "upto": upto[1]},
+    )
     assert "Meer koffie" in wall(client, presentation)
+    assert "Later binnen" not in wall(client, presentation)
+    client.post(url, data={"csrf_token": csrf, "q": str(question.id), "value": "off"})
+    assert "Later binnen" in wall(client, presentation)
 
 
 def test_every_change_needs_the_csrf_token(client, db, room):
@@ -140,6 +150,7 @@ def test_every_change_needs_the_csrf_token(client, db, room):
     posts = [
         (f"{base}/entries/{ids['Meer koffie']}", {"action": "hide"}),
         (f"{base}/premoderate", {"q": str(question.id), "value": "on"}),
+        (f"{base}/approve-waiting", {"q": str(question.id), "upto": "999"}),
         (f"{base}/participants/{participant_id}/remove", {}),
         ("/manage/words", {"words_nl": "koffie", "words_en": ""}),
     ]

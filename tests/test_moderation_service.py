@@ -280,3 +280,30 @@ def test_editing_a_question_keeps_its_word_list(db, owner, open_q) -> None:
         )
     config = fresh(db, open_q).config
     assert config == {"max_length": 100, "premoderate": True, "blocked": ["koffie"]}
+
+
+def test_approve_waiting_approves_only_what_was_seen(db, owner, open_q) -> None:
+    premoderate(db, owner, open_q, True)
+    cast(db, open_q, "ans", {"text": ["eerste"]})
+    cast(db, open_q, "bert", {"text": ["k u t"]})
+    cast(db, open_q, "carla", {"text": ["tweede"]})
+    seen = max(e.item_id for e in entries(db, open_q))
+    cast(db, open_q, "dirk", {"text": ["te laat gezien"]})
+    with db.write_session() as session:
+        count = svc.approve_waiting(
+            session=session,
+            owner_id=owner.user_id,
+            presentation_id=open_q.presentation_id,
+            question_id=open_q.id or 0,
+            upto=seen,
+        )
+    assert count == 2
+    assert shown(db, open_q) == (2, ["tweede", "eerste"])
+    with pytest.raises(NotFound), db.write_session() as session:
+        svc.approve_waiting(
+            session=session,
+            owner_id=make_user(db, "kees@example.org").user_id,
+            presentation_id=open_q.presentation_id,
+            question_id=open_q.id or 0,
+            upto=seen + 10,
+        )

@@ -82,6 +82,7 @@ def _context(
         "entries": entries,
         "premoderated": premoderated,
         "waiting": sum(1 for e in entries if e.state is None and premoderated),
+        "newest": max((e.item_id for e in entries), default=0),
         "held": sum(1 for e in entries if e.state == Moderation.HIDDEN),
         "limit": svc_m.QUEUE_LIMIT,
     }
@@ -136,6 +137,31 @@ def decide(
         )
     svc.changed(presentation_id)
     return _after(request, svc, facilitator, presentation_id, _id(_field(form, "q")))
+
+
+@router.post("/present/{presentation_id}/moderate/approve-waiting")
+def approve_waiting(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
+) -> Response:
+    """Approve the entries of a question that nobody decided on yet, up to the newest the
+    facilitator saw (`upto`)."""
+    question_id, upto = _id(_field(form, "q")), _id(_field(form, "upto"))
+    if question_id is None or upto is None:
+        raise HTTPException(status_code=422, detail="no question")
+    with svc.db.write_session() as session:
+        svc_m.approve_waiting(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            question_id=question_id,
+            upto=upto,
+        )
+    svc.changed(presentation_id)
+    return _after(request, svc, facilitator, presentation_id, question_id)
 
 
 @router.post("/present/{presentation_id}/moderate/premoderate")

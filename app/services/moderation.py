@@ -149,6 +149,35 @@ def set_state(
     return item
 
 
+def approve_waiting(
+    *, session: Session, owner_id: int, presentation_id: int, question_id: int, upto: int
+) -> int:
+    """Approve the entries of a question nobody decided on yet, up to the entry id `upto`
+    (the newest the facilitator saw: one that came in after is not approved unseen); hidden
+    ones stay hidden. Returns how many."""
+    presentation = get_presentation(
+        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
+    )
+    question = session.get(Question, question_id)
+    if question is None or question.presentation_id != presentation.id:
+        raise NotFound("question")
+    if question.kind not in TEXT_KINDS:
+        raise NotFound("question")
+    result = session.execute(
+        sa.update(BallotItem)
+        .where(
+            col(BallotItem.question_id) == question_id,
+            col(BallotItem.moderation).is_(None),
+            col(BallotItem.id) <= upto,
+        )
+        .values(moderation=Moderation.APPROVED.value)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        _bump(presentation, session)
+    return count
+
+
 def set_premoderation(
     *, session: Session, owner_id: int, presentation_id: int, question_id: int, on: bool
 ) -> Question:
