@@ -43,6 +43,16 @@ def test_every_listed_shortcut_has_a_control(client, room):
     assert "requestFullscreen" in script and "showModal" in script
 
 
+def test_the_projector_links_to_moderation_when_it_is_served(client, app, room):
+    presentation, *_ = room
+    served = any(
+        getattr(route, "path", None) == "/present/{presentation_id}/moderate"
+        for route in app.routes
+    )
+    link = f'href="/present/{presentation.id}/moderate"'
+    assert (link in client.get(f"/present/{presentation.id}").text) == served
+
+
 def test_the_join_screen_works_without_javascript(client, room):
     presentation, *_ = room
     plain = client.get(f"/present/{presentation.id}").text

@@ -119,6 +119,10 @@ class Fragments:
             self._phone_frames[presentation_id] = rendered
         return rendered
 
+    def stage_changed(self, presentation_id: int) -> None:
+        """Whether phones show results may have changed: find out at the next votes."""
+        self._phones_see_results.pop(presentation_id, None)
+
     def phones_may_see_results(self, presentation_id: int) -> bool:
         """False when the phones of a presentation were last seen without results (votes then
         need no phone frame); True when they show them or this worker does not know yet."""

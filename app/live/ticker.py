@@ -46,6 +46,7 @@ class Ticker:
                 # Phones only care where they show results (checked when the tick comes).
                 self._phone_results_dirty.add(message.presentation_id)
             elif isinstance(message, PresentationChanged):
+                self._fragments.stage_changed(message.presentation_id)
                 self._presenters_dirty.add(message.presentation_id)
                 self._phones_dirty.add(message.presentation_id)
                 self._wake_presenters.set()
@@ -74,12 +75,17 @@ class Ticker:
         ]
 
     async def _repeat(self, interval: float, job: Callable[[], Awaitable[None]]) -> None:
+        failing = False
         while True:
             await asyncio.sleep(interval)
             try:
                 await job()
             except Exception:
-                log.exception("periodic job failed")
+                if not failing:  # once per run of failures (a database that is down)
+                    log.exception("periodic job failed; it keeps trying")
+                failing = True
+            else:
+                failing = False
 
     async def stop(self) -> None:
         for task in self._tasks:
