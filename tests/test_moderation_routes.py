@@ -193,7 +193,7 @@ def test_another_facilitator_gets_404(client, db, room):
 
 def test_remove_participant_asks_first_then_removes_their_answers(client, db, room):
     presentation, question, csrf = room
-    answer(client, presentation, question, "Storend antwoord")
+    disruptive_phone, _ = answer(client, presentation, question, "Storend antwoord")
     answer(client, presentation, question, "Nuttig antwoord")
     page = client.get(f"/present/{presentation.id}/moderate").text
     links = re.findall(r'href="(/present/\d+/moderate/participants/(\d+)/remove[^"]*)"', page)
@@ -223,6 +223,15 @@ def test_remove_participant_asks_first_then_removes_their_answers(client, db, ro
     with db.session() as session:
         participant = session.get(Participant, disruptive)
         assert participant is not None and participant.removed_at is not None
+    # They stay removed: a new answer is refused and changes nothing.
+    again = disruptive_phone.post(
+        f"/p/{presentation.join_code}/vote",
+        data={"question_id": str(question.id), "text": "Toch nog even"},
+    )
+    assert again.status_code == 403
+    assert "Toch nog even" not in wall(client, presentation)
+    with db.session() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(Ballot)).scalar_one() == 1
 
 
 def test_word_lists_page_saves_and_refuses(client, db, room):
