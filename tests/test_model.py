@@ -19,7 +19,7 @@ facilitator's account and login are kept: hashing a password is the slowest thin
 
 A late retry carrying a key that a later change of the same ballot replaced is a replay (the
 server remembers a ballot's earlier keys): it never brings back the older answer.
-Not rules yet: moderation and resets.
+Not rules yet: moderation (tests/test_moderation_*.py) and resets.
 """
 
 from __future__ import annotations
@@ -218,7 +218,9 @@ def open_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
             csv=frozenset([(stored, "")]),
         )
 
-    alphabet = "abcdefghijklmnop XYZ.,!?é"
+    # No word of the built-in word filter can be spelled from these letters (no g, k, r, s,
+    # t, u), so no answer is held back; moderation has tests of its own.
+    alphabet = "abcdefhijlmnop XYZ.,!?é"
     return st.text(alphabet=alphabet, min_size=1, max_size=40).filter(str.strip).map(build)
 
 
