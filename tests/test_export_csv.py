@@ -39,6 +39,7 @@ HEADER_EN = [
     "Answer",
     "Value",
     "Submitted (UTC)",
+    "Moderation",
 ]
 HEADER_NL = [
     "Presentatie",
@@ -49,6 +50,7 @@ HEADER_NL = [
     "Antwoord",
     "Waarde",
     "Verstuurd (UTC)",
+    "Moderatie",
 ]
 
 
@@ -74,7 +76,13 @@ def export_text(rows: list[tuple[str, ...]], *, excel: bool, language: str = "en
     [
         ("=SUM(A1:A9)", "'=SUM(A1:A9)"),
         ("+31 6 12345678", "'+31 6 12345678"),
-        ("-1", "'-1"),
+        ("-1", "-1"),  # a plain number (a guess below zero) stays a number
+        ("-3,5", "-3,5"),
+        ("-3.25", "-3.25"),
+        ("-1+1", "'-1+1"),
+        ("-1)", "'-1)"),
+        ("-", "'-"),
+        ("--1", "'--1"),
         ("@cmd", "'@cmd"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
@@ -96,10 +104,12 @@ def test_neutralise(cell: str, expected: str) -> None:
 def test_neutralise_never_leaves_a_formula_or_nul(cell: str) -> None:
     result = neutralise(cell)
     assert "\x00" not in result
-    assert not result.startswith(TRIGGERS)
     visible = cell.replace("\x00", "")
+    number = re.fullmatch(r"-?[0-9]+(?:[.,][0-9]+)?", visible, flags=re.ASCII) is not None
+    assert number or not result.startswith(TRIGGERS)
     # Either untouched, or one quote in front when the text would start a formula.
-    assert result == ("'" + visible if visible.startswith(TRIGGERS) else visible)
+    quoted = visible.startswith(TRIGGERS) and not number
+    assert result == ("'" + visible if quoted else visible)
 
 
 # --- round trip ----------------------------------------------------------------------------
@@ -259,7 +269,7 @@ def test_export_rows_one_row_per_ballot_item(
         (title, "4", "Tips?", "open", bert, '=HYPERLINK("http://evil.example", "klik")', ""),
     ]
     for row in rows:
-        assert len(row) == 8
+        assert len(row) == 9
         assert row[4] not in pseudonyms  # a pseudonym, never the token hash
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[7])
         moment = datetime.strptime(row[7], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -277,7 +287,7 @@ def test_export_csv_of_a_presentation_round_trips(db: Database, owner: Facilitat
         parsed = parse(text, excel=excel)
         assert parsed[0] == HEADER_EN
         assert len(parsed) == len(rows) + 1
-        assert all(len(row) == 8 for row in parsed)
+        assert all(len(row) == 9 for row in parsed)
         assert parsed[-1][5] == '\'=HYPERLINK("http://evil.example", "klik")'
 
 
@@ -331,3 +341,19 @@ def test_export_language_holds_across_chunks(db: Database, owner: Facilitator) -
     values = [row[6] for row in parse(text, excel=False)[1:]]
     assert len(values) == 1001
     assert set(values) == {"don't know"}
+
+
+def test_export_says_which_texts_were_approved_or_hidden(db: Database, owner: Facilitator) -> None:
+    presentation = make_presentation(db, owner, language="nl")
+    question = make_question(db, owner, presentation, "open", "Tips?")
+    make_current(db, question)
+    for who in ("ans", "bert", "carla"):
+        vote(db, question, who, {"text": [f"tip van {who}"]})
+    decisions = {"tip van ans": "approved", "tip van bert": "hidden"}
+    with db.write_session() as session:
+        for text, decision in decisions.items():
+            session.execute(
+                sa.update(BallotItem).where(BallotItem.text == text).values(moderation=decision)
+            )
+    rows = {row[5]: row[8] for row in exported(db, presentation)}
+    assert rows == {"tip van ans": "goedgekeurd", "tip van bert": "verborgen", "tip van carla": ""}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ HEADER = (
     "answer",
     "value",
     "submitted_at",
+    "moderation",
 )
 # Header labels, translated into the presentation's language.
 HEADER_LABELS = {
@@ -35,14 +37,19 @@ HEADER_LABELS = {
     "answer": _l("Answer"),
     "value": _l("Value"),
     "submitted_at": _l("Submitted (UTC)"),
+    "moderation": _l("Moderation"),
 }
+# A facilitator's decision on a text (app.models.Moderation), as the organiser reads it.
+MODERATION_LABELS = {"approved": _l("approved"), "hidden": _l("hidden")}
+# A plain number (a guess of -12 or -3,5) is no formula: it stays a number in the sheet.
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 CHUNK_ROWS = 500
 
 
 def neutralise(cell: str) -> str:
     """A cell a spreadsheet shows as text, never runs as a formula (and without NUL bytes)."""
     cell = cell.replace("\x00", "")
-    if cell.startswith(FORMULA_TRIGGERS):
+    if cell.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(cell):
         return "'" + cell
     return cell
 
@@ -66,7 +73,15 @@ def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[
         ).all()
     }
     stmt = (
-        sa.select(i.c.question_id, i.c.key, i.c.value, i.c.text, p.c.pseudonym, b.c.updated_at)
+        sa.select(
+            i.c.question_id,
+            i.c.key,
+            i.c.value,
+            i.c.text,
+            i.c.moderation,
+            p.c.pseudonym,
+            b.c.updated_at,
+        )
         .join(b, b.c.id == i.c.ballot_id)
         .join(p, p.c.id == b.c.participant_id)
         .join(q, q.c.id == i.c.question_id)
@@ -92,6 +107,9 @@ def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[
             cells.answer,
             cells.value,
             iso_utc(row.updated_at),
+            translate(presentation.language, MODERATION_LABELS[row.moderation])
+            if row.moderation in MODERATION_LABELS
+            else "",
         )
 
 

@@ -479,11 +479,11 @@ def expected_rows(
 def check_csv(text: str) -> None:
     rows = list(csv.reader(io.StringIO(text)))
     assert rows, "the CSV is empty"
-    assert len(rows[0]) == 8, f"header: {rows[0]}"
+    assert len(rows[0]) == 9, f"header: {rows[0]}"
     body = rows[1:]
     per_participant: dict[str, Counter[tuple[str, ...]]] = {}
     for row in body:
-        assert len(row) == 8, row
+        assert len(row) == 9, row
         assert row[0] == DEMO_TITLE, row
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[COL_WHEN]), row
         item = (
