@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import (
     BASE,
@@ -195,3 +196,19 @@ def test_votes_do_not_keep_a_code_alive(client, settings, room, clock):
     )
     clock.advance(2)
     assert browser(client).get(f"/p/{presentation.join_code}").status_code == 404
+
+
+def test_a_new_phone_socket_on_an_expired_code_is_refused_like_an_unknown_code(
+    client, settings, room, clock
+):
+    presentation, _, _ = room
+    clock.advance(settings.join_code_idle_hours + 1)
+    codes = {}
+    for code in (presentation.join_code, UNKNOWN):
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect(f"/ws/p/{code}", headers=ORIGIN) as ws,
+        ):
+            ws.receive_text()
+        codes[code] = refused.value.code
+    assert codes[presentation.join_code] == codes[UNKNOWN] == 1008

@@ -307,3 +307,17 @@ def test_approve_waiting_approves_only_what_was_seen(db, owner, open_q) -> None:
             question_id=open_q.id or 0,
             upto=seen + 10,
         )
+
+
+def test_a_question_added_after_saving_word_lists_uses_them(db, owner, open_q) -> None:
+    with db.write_session() as session:
+        svc.save_word_lists(session=session, owner_id=owner.user_id, lists={"nl": "koek", "en": ""})
+    with db.session() as session:
+        from app.models import Presentation
+
+        presentation = session.get(Presentation, open_q.presentation_id)
+        assert presentation is not None
+    cloud = make_question(db, owner, presentation, "wordcloud", "Eén woord")
+    choice = make_question(db, owner, presentation, "choice", "Kies", options="A\nB")
+    assert fresh(db, cloud).config["blocked"] == ["koek"]
+    assert "blocked" not in fresh(db, choice).config

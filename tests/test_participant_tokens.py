@@ -269,6 +269,7 @@ PARTICIPANT_ROUTES = {
     "/p/{code}": "B's page shows no answer of A's phone and gives the phone a B token",
     "/p/{code}/vote": "403, nothing written",
     "/ws/p/{code}": "told to join again, closed with 1008, nothing written",
+    "/uploads/{upload_id}/{digest}": "a slide's image by id and digest: nothing personal",
 }
 NOT_FOR_PARTICIPANTS = ("/manage", "/present/", "/ws/present/", "/login", "/logout", "/static")
 NOT_FOR_PARTICIPANTS += ("/language", "/healthz", "/readyz", "/metrics", "/qr/", "/openapi.json")

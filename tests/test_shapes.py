@@ -56,6 +56,11 @@ CONFIGS: dict[str, dict[str, str]] = {
     "scale without don't know": {"statements": "Rents\nRepairs\nService", "max": "3"},
     "wordcloud": {"max_entries": "3", "max_length": "12"},
     "open": {"max_length": "40"},
+    "ranking": {"items": "Rents\nRepairs\nGreenery"},
+    "points": {"items": "Rents\nRepairs\nGreenery", "budget": "100"},
+    "numeric": {"min": "-10", "max": "100", "decimals": "1", "unit": "m2"},
+    "grid": {"items": "Repairs\nRents", "max": "5"},
+    "content": {"text": "Welkom\nKoffie"},
 }
 DECOYS: dict[str, dict[str, str]] = {
     "choice": {"options": "\n".join(f"Option {n}" for n in range(1, 13))},
@@ -346,11 +351,90 @@ def open_forms(question: Question, decoys: list[Question]) -> st.SearchStrategy[
     return either(page, anything).map(lambda f: ({"text": f[0]}, f[1]))
 
 
+def _named_values(
+    prefix: str, own: list[str], value: st.SearchStrategy[str]
+) -> st.SearchStrategy[dict[str, list[str]]]:
+    """Fields named `prefix` + an item id (its own, or junk) with any values."""
+    name = st.one_of(st.sampled_from(own), JUNK).map(lambda i: f"{prefix}{i}")
+    return st.dictionaries(name, st.lists(value, max_size=3), max_size=len(own) + 2)
+
+
+def ranking_forms(question: Question, decoys: list[Question]) -> st.SearchStrategy[Form]:
+    own = ids(question, "items")
+    n = len(own)
+    page = st.permutations(list(range(1, n + 1))).map(
+        lambda places: {f"r-{i}": [str(p)] for i, p in zip(own, places, strict=True)}
+    )
+    value = st.one_of(st.integers(0, n + 1).map(str), JUNK, st.sampled_from(["٣", "³", "+1"]))
+    anything = _named_values("r-", own, value) | page.flatmap(lambda f: spoil(f, value))
+    return either(page, anything)
+
+
+def points_forms(question: Question, decoys: list[Question]) -> st.SearchStrategy[Form]:
+    own = ids(question, "items")
+    budget = int(question.config["budget"])
+    page = (
+        st.lists(st.integers(0, budget), min_size=len(own), max_size=len(own))
+        .filter(lambda given: 0 < sum(given) <= budget)
+        .map(lambda given: {f"p-{i}": [str(g)] for i, g in zip(own, given, strict=True)})
+    )
+    near = st.sampled_from(["-1", "1.5", "1e2", str(budget + 1), "٣", " 7 ", "0x10"])
+    value = st.one_of(st.integers(0, budget + 1).map(str), near, JUNK)
+    anything = _named_values("p-", own, value) | page.flatmap(lambda f: spoil(f, value))
+    return either(page, anything)
+
+
+def numeric_forms(question: Question, decoys: list[Question]) -> st.SearchStrategy[Form]:
+    decimals = int(question.config["decimals"])
+    low, high = int(question.config["min"]), int(question.config["max"])
+
+    def shown(scaled: int, comma: bool) -> str:
+        text = f"{abs(scaled) // 10**decimals}.{abs(scaled) % 10**decimals:0{decimals}d}"
+        text = ("-" if scaled < 0 else "") + (text.replace(".", ",") if comma else text)
+        return text if decimals else text.split(".")[0].split(",")[0]
+
+    page = st.builds(shown, st.integers(low, high), st.booleans()).map(lambda t: {"number": [t]})
+    near = st.sampled_from(["NaN", "inf", "-inf", "1e3", "1.000", "٣", "3,55", "--1", "+-2"])
+    value = st.one_of(st.integers(low - 50, high + 50).map(str), near, JUNK)
+    anything = st.dictionaries(st.just("number"), st.lists(value, max_size=3), max_size=1)
+    return either(page, anything)
+
+
+def grid_forms(question: Question, decoys: list[Question]) -> st.SearchStrategy[Form]:
+    own = ids(question, "items")
+    top = int(question.config["max"])
+    rating = st.integers(1, top).map(str)
+    page = st.dictionaries(
+        st.sampled_from(own), st.tuples(rating, rating), min_size=1, max_size=len(own)
+    ).map(
+        lambda rated: {
+            f"{i}-{a}": [v] for i, (x, y) in rated.items() for a, v in (("x", x), ("y", y))
+        }
+    )
+    value = st.one_of(st.integers(0, top + 1).map(str), JUNK)
+    name = st.one_of(st.sampled_from(own), JUNK).flatmap(
+        lambda i: st.sampled_from([f"{i}-x", f"{i}-y"])
+    )
+    anything = st.dictionaries(name, st.lists(value, max_size=3), max_size=len(own) * 2 + 1)
+    return either(page, anything | page.flatmap(lambda f: spoil(f, value)))
+
+
+def content_forms(question: Question, decoys: list[Question]) -> st.SearchStrategy[Form]:
+    """A slide takes no answer: whatever is sent, nothing is saved."""
+    name = st.one_of(st.sampled_from(["text", "option", "number"]), JUNK)
+    return st.dictionaries(name, st.lists(JUNK, max_size=2), max_size=3).map(lambda f: (f, False))
+
+
 FORMS = {
     "choice": choice_forms,
     "scale": scale_forms,
     "wordcloud": wordcloud_forms,
     "open": open_forms,
+    "ranking": ranking_forms,
+    "points": points_forms,
+    "numeric": numeric_forms,
+    "grid": grid_forms,
+    "content": content_forms,
 }
 FIELD_NAMES = ["option", "word", "text", "s-s1", "s-", "question_id", "client_key", "HEADERS"]
 EXTRA = st.dictionaries(

@@ -350,8 +350,7 @@ def test_a_copied_presentation_gets_its_own_images(client, db, slide):
         copy = svc_p.duplicate_presentation(
             session=session, owner_id=owner_id, presentation_id=presentation.id, copy_suffix="(2)"
         )
-        svc_u.copy_images(session=session, presentation_id=copy.id)
-        copy_id = copy.id
+        copy_id = copy.id  # duplicating copies the images too
     with db.write_session() as session:
         svc_p.delete_presentation(
             session=session, owner_id=owner_id, presentation_id=presentation.id

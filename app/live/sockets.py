@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app.live import topics
 from app.live.hub import Close, Frame, Subscriber
-from app.routes.participant import rejoin_html, vote_message
+from app.routes.participant import rejoin_html, stage_code_expired, vote_message
 from app.services import NotFound, accounts
 from app.services.presentations import get_presentation
 from app.web import PARTICIPANT_COOKIE, SESSION_COOKIE, Services, client_ip, origin_allowed
@@ -130,6 +130,11 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
         return
     presentation_id = found.presentation_id
     token = svc.tokens.find(websocket.cookies.get(PARTICIPANT_COOKIE), presentation_id)
+    if token is None and stage_code_expired(svc, found):
+        # An expired code is refused to a phone that never joined exactly like an unknown one.
+        svc.limits.hit(svc.limits.join, "join", client_ip(websocket))
+        await websocket.close(code=POLICY_VIOLATION)
+        return
     await websocket.accept()
     if token is None:
         # No token of this presentation (never joined, a made-up or altered cookie): the phone

@@ -23,6 +23,7 @@ from app.web import (
     CurrentFacilitator,
     Facilitator,
     FormDep,
+    Services,
     ServicesDep,
     SessionDep,
     fragment,
@@ -39,6 +40,12 @@ ACTIONS: dict[str, Moderation | None] = {
     "restore": None,
 }
 TEMPLATE = "manage/moderate.html"
+
+
+def _owned(svc: Services, facilitator_id: int, presentation_id: int) -> None:
+    """Someone else's presentation is not found, before anything asked of it is checked."""
+    with svc.db.session() as session:
+        get_presentation(session=session, owner_id=facilitator_id, presentation_id=presentation_id)
 
 
 def _id(raw: str | None) -> int | None:
@@ -124,6 +131,7 @@ def decide(
     form: FormDep,
 ) -> Response:
     """Approve, hide or restore one entry."""
+    _owned(svc, facilitator.id, presentation_id)
     action = _field(form, "action")
     if action not in ACTIONS:
         raise HTTPException(status_code=422, detail="unknown action")
@@ -149,6 +157,7 @@ def approve_waiting(
 ) -> Response:
     """Approve the entries of a question that nobody decided on yet, up to the newest the
     facilitator saw (`upto`)."""
+    _owned(svc, facilitator.id, presentation_id)
     question_id, upto = _id(_field(form, "q")), _id(_field(form, "upto"))
     if question_id is None or upto is None:
         raise HTTPException(status_code=422, detail="no question")
@@ -173,6 +182,7 @@ def premoderate(
     form: FormDep,
 ) -> Response:
     """Pre-moderation of a question on (value=on) or off."""
+    _owned(svc, facilitator.id, presentation_id)
     question_id = _id(_field(form, "q"))
     if question_id is None:
         raise HTTPException(status_code=422, detail="no question")

@@ -177,9 +177,11 @@ def timer(
 ) -> Response:
     """Start (value=start: voting opens until the countdown ends) or stop the timer."""
     value = form.get("value", [""])[0]
-    if value not in ("start", "stop"):
-        raise HTTPException(status_code=422, detail="start or stop")
     with svc.db.write_session() as session:
+        # Someone else's presentation is not found, whatever was asked of it.
+        get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
+        if value not in ("start", "stop"):
+            raise HTTPException(status_code=422, detail="start or stop")
         (control.start_timer if value == "start" else control.stop_timer)(
             session=session,
             owner_id=facilitator.id,

@@ -261,6 +261,10 @@ def duplicate_presentation(
             )
         )
     session.flush()
+    # Imported here: the uploads service reads questions through this module.
+    from app.services import uploads
+
+    uploads.copy_images(session=session, presentation_id=copy.id or 0)
     return copy
 
 
@@ -289,6 +293,10 @@ def add_question(
     _touch(presentation)
     session.add(presentation)
     session.flush()
+    # Imported here: the moderation service reads questions through this module.
+    from app.services import moderation
+
+    moderation.apply_word_lists(session=session, owner_id=owner_id, question=question)
     return question
 
 
