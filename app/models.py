@@ -120,6 +120,13 @@ class Question(SQLModel, table=True):
     results_visible: bool = Field(default=True)
     countdown_seconds: int | None = Field(default=None, description="length of the timer")
     closes_at: datetime | None = Field(default=None, description="when a running timer ends")
+    opened_at: datetime | None = Field(default=None, description="when voting last opened")
+    # A reset keeps the earlier round as a question of its own: its ballots move to an
+    # archived copy (parent_id = this question, round = its number) that lists leave out.
+    parent_id: int | None = Field(
+        default=None, foreign_key="question.id", ondelete="CASCADE", index=True
+    )
+    round: int = Field(default=1, description="the round this question's ballots belong to")
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -136,6 +143,7 @@ class Participant(SQLModel, table=True):
     presentation_id: int = Field(foreign_key="presentation.id", ondelete="CASCADE")
     token_hash: str = Field(max_length=64)
     pseudonym: str = Field(max_length=16)
+    nickname: str | None = Field(default=None, max_length=40, description="chosen for a quiz")
     removed_at: datetime | None = Field(default=None, description="removed by the facilitator")
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -208,4 +216,33 @@ class Upload(SQLModel, table=True):
     content_type: str = Field(max_length=32)
     size: int
     data: bytes = Field(sa_column=Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QaEntry(SQLModel, table=True):
+    """A question a participant asked in a Q&A, with the facilitator's decisions on it."""
+
+    __tablename__ = "qa_entry"
+    __table_args__ = (sa.Index("ix_qa_entry_question_state", "question_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="question.id", ondelete="CASCADE")
+    participant_id: int = Field(foreign_key="participant.id", ondelete="CASCADE", index=True)
+    text: str = Field(max_length=1000)
+    name: str | None = Field(default=None, max_length=40, description="only when given")
+    state: str = Field(default="pending", max_length=10, description="pending/approved/hidden")
+    answered: bool = Field(default=False)
+    pinned: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QaVote(SQLModel, table=True):
+    """One participant's upvote of a Q&A entry (at most one each)."""
+
+    __tablename__ = "qa_vote"
+    __table_args__ = (sa.UniqueConstraint("entry_id", "participant_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="qa_entry.id", ondelete="CASCADE")
+    participant_id: int = Field(foreign_key="participant.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(default_factory=utcnow)
