@@ -28,11 +28,14 @@ from app.models import (
     WordList,
     utcnow,
 )
-from app.services import NotFound
+from app.services import NotFound, qa
 from app.services.presentations import get_presentation, questions_of
 
 # Question types whose answers are participants' own text.
 TEXT_KINDS = frozenset({"open", "wordcloud"})
+# Question types whose text the word lists check (a Q&A keeps its entries in qa_entry and is
+# moderated on its own page, app/routes/qa.py).
+FILTERED_KINDS = TEXT_KINDS | {"qa"}
 QUEUE_LIMIT = 500
 
 
@@ -217,6 +220,8 @@ def remove_participant(
     session.execute(sa.delete(BallotItem).where(col(BallotItem.ballot_id).in_(ballots)))
     session.execute(sa.delete(BallotKey).where(col(BallotKey.ballot_id).in_(ballots)))
     session.execute(sa.delete(Ballot).where(col(Ballot.participant_id) == participant_id))
+    # Their Q&A questions and upvotes too (the participant row stays, so no cascade fires).
+    qa.delete_participant_entries(session, participant_id)
     _bump(presentation, session)
     session.flush()
     return participant
@@ -290,7 +295,11 @@ def save_word_lists(*, session: Session, owner_id: int, lists: Mapping[str, str]
 
 
 def _copy_words(session: Session, owner_id: int, presentation_id: int, words: list[str]) -> bool:
-    questions = text_questions(session=session, presentation_id=presentation_id)
+    questions = [
+        q
+        for q in questions_of(session=session, presentation_id=presentation_id)
+        if q.kind in FILTERED_KINDS
+    ]
     if not questions:
         return False
     get_presentation(session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True)
@@ -308,7 +317,7 @@ def _copy_words(session: Session, owner_id: int, presentation_id: int, words: li
 def apply_word_lists(*, session: Session, owner_id: int, question: Question) -> None:
     """Give a new text question its owner's word lists (call it when a question is added or
     copied; until then the question uses the built-in lists)."""
-    if question.kind not in TEXT_KINDS:
+    if question.kind not in FILTERED_KINDS:
         return
     rows = session.exec(select(WordList).where(WordList.owner_id == owner_id)).all()
     if not rows:
