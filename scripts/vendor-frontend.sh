@@ -5,6 +5,7 @@ set -euo pipefail
 
 HTMX_VERSION="2.0.11"       # npm: htmx.org (latest 2.0.x)
 HTMX_WS_VERSION="2.0.4"     # npm: htmx-ext-ws (depends on htmx.org ^2.0.2)
+AXE_VERSION="4.14.1"        # npm: axe-core; only the browser tests load it (tests/browser/vendor/)
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dest="app/static/vendor"
@@ -29,6 +30,7 @@ fetch() {
 
 fetch htmx.org "$HTMX_VERSION"
 fetch htmx-ext-ws "$HTMX_WS_VERSION"
+fetch axe-core "$AXE_VERSION"
 
 cp "$tmp/htmx.org/dist/htmx.min.js" "$dest/htmx.min.js"
 if [[ -f "$tmp/htmx-ext-ws/dist/ws.min.js" ]]; then
@@ -49,3 +51,11 @@ grep -q 'htmx.defineExtension("ws"' "$dest/ws.js" \
 } > "$dest/VERSIONS"
 
 cat "$dest/VERSIONS"
+
+# The accessibility checker is injected into pages by the browser tests, never served.
+test_dest="tests/browser/vendor"
+mkdir -p "$test_dest"
+cp "$tmp/axe-core/axe.min.js" "$test_dest/axe.min.js"
+echo "axe-core $AXE_VERSION axe.min.js $(sha256sum "$test_dest/axe.min.js" | cut -d' ' -f1)" \
+    > "$test_dest/VERSIONS"
+cat "$test_dest/VERSIONS"
