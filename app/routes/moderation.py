@@ -17,6 +17,7 @@ from app.errors import Refused
 from app.models import Moderation
 from app.moderation import is_premoderated
 from app.services import moderation as svc_m
+from app.services import qa as svc_qa
 from app.services.presentations import get_presentation
 from app.web import (
     CsrfFacilitator,
@@ -85,6 +86,8 @@ def _context(
         "csrf": facilitator.auth.csrf_token,
         "presentation": presentation,
         "questions": svc_m.text_questions(session=session, presentation_id=presentation_id),
+        # Q&A questions are moderated on their own page (app/routes/qa.py): linked from here.
+        "qa_questions": svc_qa.qa_questions(session=session, presentation_id=presentation_id),
         "question": question,
         "entries": entries,
         "premoderated": premoderated,
