@@ -137,6 +137,9 @@ def _unsafe_routes(presentation_id: int, question_id: int) -> list[str]:
         # An entry and a participant are looked up within the presentation: any number does.
         f"/present/{presentation_id}/moderate/entries/{question_id}",
         f"/present/{presentation_id}/moderate/participants/{question_id}/remove",
+        f"/present/{presentation_id}/qa/premoderate",
+        f"/present/{presentation_id}/qa/entries/{question_id}",
+        f"/present/{presentation_id}/qa/participants/{question_id}/remove",
     ]
 
 

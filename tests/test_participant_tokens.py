@@ -270,6 +270,12 @@ PARTICIPANT_ROUTES = {
     "/p/{code}/vote": "403, nothing written",
     "/ws/p/{code}": "told to join again, closed with 1008, nothing written",
     "/uploads/{upload_id}/{digest}": "a slide's image by id and digest: nothing personal",
+    "/p/{code}/nickname": "403, no name written (tests/test_quiz_routes.py)",
+    "/p/{code}/quiz/me": "403, nothing of A's phone shown (tests/test_quiz_routes.py)",
+    "/p/{code}/qa/{question_id}": "redirects to /p/{code}: nothing of A's phone shown",
+    "/p/{code}/qa/{question_id}/list": "B's visible questions, none of A's marked as its own",
+    "/p/{code}/qa/{question_id}/ask": "403 or back to /p/{code}, nothing written",
+    "/p/{code}/qa/entries/{entry_id}/upvote": "403 or back to /p/{code}, nothing written",
 }
 NOT_FOR_PARTICIPANTS = ("/manage", "/present/", "/ws/present/", "/login", "/logout", "/static")
 NOT_FOR_PARTICIPANTS += ("/language", "/healthz", "/readyz", "/metrics", "/qr/", "/openapi.json")

@@ -61,6 +61,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     "numeric": {"min": "-10", "max": "100", "decimals": "1", "unit": "m2"},
     "grid": {"items": "Repairs\nRents", "max": "5"},
     "content": {"text": "Welkom\nKoffie"},
+    "quiz": {"options": "* Paris\nLondon\n* Rome", "multiple": "1", "max_choices": "2"},
+    "leaderboard": {},
+    "qa": {"max_length": "280", "allow_names": "1"},
 }
 DECOYS: dict[str, dict[str, str]] = {
     "choice": {"options": "\n".join(f"Option {n}" for n in range(1, 13))},
@@ -435,6 +438,9 @@ FORMS = {
     "numeric": numeric_forms,
     "grid": grid_forms,
     "content": content_forms,
+    "quiz": choice_forms,  # the same form as a choice question
+    "leaderboard": content_forms,  # a slide: nothing is ever saved
+    "qa": content_forms,  # questions arrive through their own routes: the vote form saves nothing
 }
 FIELD_NAMES = ["option", "word", "text", "s-s1", "s-", "question_id", "client_key", "HEADERS"]
 EXTRA = st.dictionaries(
