@@ -40,6 +40,13 @@ class QuestionState(StrEnum):
     CLOSED = "closed"
 
 
+class Pace(StrEnum):
+    """Who moves through the questions: the facilitator for everyone, or each phone itself."""
+
+    FACILITATOR = "facilitator"
+    AUDIENCE = "audience"
+
+
 class Language(StrEnum):
     """Languages a presentation can be given in."""
 
@@ -98,6 +105,7 @@ class Presentation(SQLModel, table=True):
     )
     results_hidden_default: bool = Field(default=False, description="new questions hide results")
     results_on_phones: bool = Field(default=False, description="phones see revealed results")
+    pace: str = Field(default=Pace.FACILITATOR, max_length=12, description="who moves on")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
