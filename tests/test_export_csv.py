@@ -33,6 +33,7 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_EN = [
     "Presentation",
     "Question number",
+    "Round",
     "Question",
     "Question type",
     "Participant",
@@ -44,6 +45,7 @@ HEADER_EN = [
 HEADER_NL = [
     "Presentatie",
     "Vraagnummer",
+    "Ronde",
     "Vraag",
     "Soort vraag",
     "Deelnemer",
@@ -255,24 +257,24 @@ def test_export_rows_one_row_per_ballot_item(
     assert all(re.fullmatch(r"P[A-Z0-9]{4,}", p) for p in (ans, bert))
 
     title = "Participatielab 2026"
-    assert [row[:7] for row in rows] == [
-        (title, "1", "Welk thema eerst?", "choice", ans, "Jaarcyclus", ""),
-        (title, "1", "Welk thema eerst?", "choice", ans, "Financiën", ""),
-        (title, "1", "Welk thema eerst?", "choice", bert, "Duurzaamheid", ""),
-        (title, "2", "Samenwerking", "scale", ans, "Huurders", "4"),
-        (title, "2", "Samenwerking", "scale", ans, "Gemeente", "don't know"),
-        (title, "2", "Samenwerking", "scale", bert, "Gemeente", "2"),
-        (title, "3", "In één woord", "wordcloud", ans, "Samen", "samen"),
-        (title, "3", "In één woord", "wordcloud", ans, "Vertrouwen", "vertrouwen"),
-        (title, "3", "In één woord", "wordcloud", bert, "ＳＡＭＥＮ", "samen"),
-        (title, "4", "Tips?", "open", ans, "Meer koffie", ""),
-        (title, "4", "Tips?", "open", bert, '=HYPERLINK("http://evil.example", "klik")', ""),
+    assert [row[:8] for row in rows] == [
+        (title, "1", "1", "Welk thema eerst?", "choice", ans, "Jaarcyclus", ""),
+        (title, "1", "1", "Welk thema eerst?", "choice", ans, "Financiën", ""),
+        (title, "1", "1", "Welk thema eerst?", "choice", bert, "Duurzaamheid", ""),
+        (title, "2", "1", "Samenwerking", "scale", ans, "Huurders", "4"),
+        (title, "2", "1", "Samenwerking", "scale", ans, "Gemeente", "don't know"),
+        (title, "2", "1", "Samenwerking", "scale", bert, "Gemeente", "2"),
+        (title, "3", "1", "In één woord", "wordcloud", ans, "Samen", "samen"),
+        (title, "3", "1", "In één woord", "wordcloud", ans, "Vertrouwen", "vertrouwen"),
+        (title, "3", "1", "In één woord", "wordcloud", bert, "ＳＡＭＥＮ", "samen"),
+        (title, "4", "1", "Tips?", "open", ans, "Meer koffie", ""),
+        (title, "4", "1", "Tips?", "open", bert, '=HYPERLINK("http://evil.example", "klik")', ""),
     ]
     for row in rows:
-        assert len(row) == 9
-        assert row[4] not in pseudonyms  # a pseudonym, never the token hash
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[7])
-        moment = datetime.strptime(row[7], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert len(row) == 10
+        assert row[5] not in pseudonyms  # a pseudonym, never the token hash
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[8])
+        moment = datetime.strptime(row[8], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         assert before <= moment <= after + timedelta(seconds=1), "submission time is not UTC"
 
 
@@ -287,8 +289,8 @@ def test_export_csv_of_a_presentation_round_trips(db: Database, owner: Facilitat
         parsed = parse(text, excel=excel)
         assert parsed[0] == HEADER_EN
         assert len(parsed) == len(rows) + 1
-        assert all(len(row) == 9 for row in parsed)
-        assert parsed[-1][5] == '\'=HYPERLINK("http://evil.example", "klik")'
+        assert all(len(row) == 10 for row in parsed)
+        assert parsed[-1][6] == '\'=HYPERLINK("http://evil.example", "klik")'
 
 
 def test_export_shows_the_changed_answer_only(db: Database, owner: Facilitator) -> None:
@@ -297,7 +299,7 @@ def test_export_shows_the_changed_answer_only(db: Database, owner: Facilitator) 
     make_current(db, question)
     vote(db, question, "ans", {"text": ["eerste"]})
     vote(db, question, "ans", {"text": ["tweede"]})
-    assert [row[5] for row in exported(db, presentation)] == ["tweede"]
+    assert [row[6] for row in exported(db, presentation)] == ["tweede"]
 
 
 def test_export_leaves_out_other_presentations(db: Database, owner: Facilitator) -> None:
@@ -308,7 +310,7 @@ def test_export_leaves_out_other_presentations(db: Database, owner: Facilitator)
     vote(db, question, "ans", {"text": ["elders"]})
 
     assert len(exported(db, presentation)) == 11
-    assert [row[:1] + row[5:6] for row in exported(db, other)] == [("Andere sessie", "elders")]
+    assert [row[:1] + row[6:7] for row in exported(db, other)] == [("Andere sessie", "elders")]
 
 
 def test_export_language_holds_across_chunks(db: Database, owner: Facilitator) -> None:
@@ -338,7 +340,7 @@ def test_export_language_holds_across_chunks(db: Database, owner: Facilitator) -
         text = ""
         while (chunk := contextvars.copy_context().run(next, chunks, None)) is not None:
             text += chunk
-    values = [row[6] for row in parse(text, excel=False)[1:]]
+    values = [row[7] for row in parse(text, excel=False)[1:]]
     assert len(values) == 1001
     assert set(values) == {"don't know"}
 
@@ -355,5 +357,5 @@ def test_export_says_which_texts_were_approved_or_hidden(db: Database, owner: Fa
             session.execute(
                 sa.update(BallotItem).where(BallotItem.text == text).values(moderation=decision)
             )
-    rows = {row[5]: row[8] for row in exported(db, presentation)}
+    rows = {row[6]: row[9] for row in exported(db, presentation)}
     assert rows == {"tip van ans": "goedgekeurd", "tip van bert": "verborgen", "tip van carla": ""}

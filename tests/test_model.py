@@ -626,7 +626,9 @@ class SessionMachine(RuleBasedStateMachine):
             assert presentation is not None
             code = presentation.join_code
             rows = session.execute(
-                sa.select(Question).where(Question.presentation_id == presentation_id)
+                sa.select(Question).where(
+                    Question.presentation_id == presentation_id, Question.parent_id.is_(None)
+                )
             ).scalars()
             questions = sorted(
                 (
@@ -670,7 +672,7 @@ class SessionMachine(RuleBasedStateMachine):
             text = text[1:]
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";" if excel else ","))
         header, body = rows[0], rows[1:]
-        assert len(header) == 8
+        assert len(header) == 10
         model = self.live.model
         pseudonyms = self._pseudonyms()  # phone -> pseudonym, from the database
         assert len(set(pseudonyms.values())) == len(pseudonyms)
@@ -678,6 +680,7 @@ class SessionMachine(RuleBasedStateMachine):
             (
                 self.live.title,
                 str(q.position),
+                "1",
                 q.title,
                 q.kind,
                 pseudonyms[phone],
@@ -688,8 +691,8 @@ class SessionMachine(RuleBasedStateMachine):
             for q in [model.question(question_id)]
             for answer, value in stored.answer.csv
         )
-        assert sorted(tuple(row[:7]) for row in body) == expected
-        assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[7]) for row in body)
+        assert sorted(tuple(row[:8]) for row in body) == expected
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[8]) for row in body)
         positions = [int(row[1]) for row in body]
         assert positions == sorted(positions)  # in question order
 

@@ -9,20 +9,47 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.models import Presentation, Question, QuestionState, utcnow
+from app.models import (
+    Ballot,
+    BallotItem,
+    Pace,
+    Presentation,
+    QaEntry,
+    Question,
+    QuestionState,
+    utcnow,
+)
 from app.questions import get_type
 from app.questions.base import Results
 from app.services import NotFound
-from app.services.presentations import DEFAULT_COUNTDOWN, get_presentation, questions_of
+from app.services.presentations import (
+    DEFAULT_COUNTDOWN,
+    get_presentation,
+    questions_of,
+    response_counts,
+)
 
 question_t = Question.__table__  # type: ignore[attr-defined]
 presentation_t = Presentation.__table__  # type: ignore[attr-defined]
+ballot_t = Ballot.__table__  # type: ignore[attr-defined]
+item_t = BallotItem.__table__  # type: ignore[attr-defined]
+qa_entry_t = QaEntry.__table__  # type: ignore[attr-defined]
 
 
 class Move(StrEnum):
     NEXT = "next"
     PREVIOUS = "previous"
     FIRST = "first"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One question's line in the projector's progress list (audience pace)."""
+
+    question_id: int
+    title: str
+    responses: int
+    takes_votes: bool
 
 
 @dataclass
@@ -34,6 +61,15 @@ class Stage:
     index: int  # 1-based position of the current question, 0 when none
     total: int
     results: Results | None = None
+    # Audience pace, on the projector: responses per question; for phones, the questions
+    # before and after the one shown (each phone moves by itself).
+    progress: list[Progress] | None = None
+    previous_id: int | None = None
+    next_id: int | None = None
+
+    @property
+    def audience_paced(self) -> bool:
+        return self.presentation.pace == Pace.AUDIENCE
 
 
 def _current(session: Session, presentation: Presentation, lock: bool = False) -> Question | None:
@@ -104,6 +140,11 @@ def move(
         presentation.current_question_id = ids[target]
         presentation.version += 1
         session.add(presentation)
+        question = questions[target]
+        if question.state == QuestionState.OPEN:
+            # Voting on it opens now (as far as the quiz's speed points go).
+            question.opened_at = now or utcnow()
+            session.add(question)
     return presentation
 
 
@@ -134,6 +175,8 @@ def set_voting(
     _active(session, presentation, now)
     state = QuestionState.OPEN if is_open else QuestionState.CLOSED
     if question.state != state or question.closes_at is not None:
+        if is_open and question.state != state:
+            question.opened_at = now or utcnow()
         question.state = state
         question.closes_at = None
         presentation.version += 1
@@ -150,6 +193,7 @@ def start_timer(
     now = now or utcnow()
     _active(session, presentation, now)
     question.state = QuestionState.OPEN
+    question.opened_at = now
     question.closes_at = now + timedelta(seconds=question.countdown_seconds or DEFAULT_COUNTDOWN)
     presentation.version += 1
     session.add(question)
@@ -244,17 +288,102 @@ def set_results_visible(
     return question
 
 
-def stage(*, session: Session, presentation_id: int, with_results: bool | None) -> Stage | None:
+def reset_results(
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    question_id: int | None = None,
+    now: datetime | None = None,
+) -> Question:
+    """Start a new round of the current question; the votes so far stay, as an earlier round.
+
+    The votes move to an archived copy of the question (parent_id: this question, round: the
+    round they were given in), which lists, positions and counts leave out and the export
+    includes. Ballots keep their ids, so their client key history (BallotKey) stays with them.
+    The presentation is locked first (FOR UPDATE) and vote batches lock it FOR SHARE, so a
+    batch is written either wholly before the reset (its votes in the old round) or wholly
+    after (in the new one). `question_id`: the question the facilitator meant; NotFound when
+    another one is current.
+    """
+    presentation, question = _current_owned(session, owner_id, presentation_id)
+    if question_id is not None and question.id != question_id:
+        raise NotFound("question")
+    now = now or utcnow()
+    _active(session, presentation, now)
+    archive = Question(
+        presentation_id=question.presentation_id,
+        # The live question's position when the round ended; the export orders by the live
+        # question's position of the moment, so a later reordering is followed.
+        position=question.position,
+        kind=question.kind,
+        title=question.title,
+        config=dict(question.config),
+        state=QuestionState.CLOSED,
+        results_visible=question.results_visible,
+        countdown_seconds=question.countdown_seconds,
+        opened_at=question.opened_at,
+        parent_id=question.id,
+        round=question.round,
+    )
+    session.add(archive)
+    session.flush()
+    for table in (ballot_t, item_t, qa_entry_t):
+        session.execute(
+            sa.update(table)
+            .where(table.c.question_id == question.id)
+            .values(question_id=archive.id)
+        )
+    question.round += 1
+    if question.state == QuestionState.OPEN:
+        question.opened_at = now
+    presentation.version += 1
+    session.add(question)
+    session.add(presentation)
+    return question
+
+
+def rounds_of(*, session: Session, question_id: int) -> list[Question]:
+    """The archived earlier rounds of a question, oldest first."""
+    stmt = (
+        sa.select(Question)
+        .where(question_t.c.parent_id == question_id)
+        .order_by(question_t.c.round, question_t.c.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def stage(
+    *,
+    session: Session,
+    presentation_id: int,
+    with_results: bool | None,
+    question_id: int | None = None,
+) -> Stage | None:
     """The current stage of a presentation, with its results computed by the database.
 
     `with_results`: True for the projector; None for phones (the results only when revealed
     and shown on phones); False for none.
+
+    In audience pace a phone shows the question it chose (`question_id`; the first question
+    when it chose none, or one that is not of this presentation) and no results (each phone is
+    somewhere else; answers are not steered by others' answers), and the projector also gets
+    the number of responses of every question.
     """
     presentation = session.get(Presentation, presentation_id)
     if presentation is None:
         return None
     questions = questions_of(session=session, presentation_id=presentation_id)
-    question = _current(session, presentation)
+    audience = presentation.pace == Pace.AUDIENCE
+    phone = with_results is None
+    question: Question | None
+    if audience and phone:
+        question = next(
+            (q for q in questions if q.id == question_id), questions[0] if questions else None
+        )
+        with_results = False
+    else:
+        question = _current(session, presentation)
     index = next((i for i, q in enumerate(questions, 1) if question and q.id == question.id), 0)
     results = None
     if question is not None and with_results is None:
@@ -262,4 +391,14 @@ def stage(*, session: Session, presentation_id: int, with_results: bool | None) 
         with_results = presentation.results_on_phones and question.results_visible
     if question is not None and with_results:
         results = get_type(question.kind).tally(session, question.id or 0, question.config)
-    return Stage(presentation, question, index, len(questions), results)
+    st = Stage(presentation, question, index, len(questions), results)
+    if audience and index:
+        st.previous_id = questions[index - 2].id if index > 1 else None
+        st.next_id = questions[index].id if index < len(questions) else None
+    if audience and with_results and not phone:
+        counts = response_counts(session=session, presentation_id=presentation_id)
+        st.progress = [
+            Progress(q.id or 0, q.title, counts.get(q.id or 0, 0), get_type(q.kind).takes_votes)
+            for q in questions
+        ]
+    return st

@@ -19,6 +19,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 HEADER = (
     "presentation",
     "question_position",
+    "round",
     "question",
     "question_type",
     "participant",
@@ -31,6 +32,7 @@ HEADER = (
 HEADER_LABELS = {
     "presentation": _l("Presentation"),
     "question_position": _l("Question number"),
+    "round": _l("Round"),
     "question": _l("Question"),
     "question_type": _l("Question type"),
     "participant": _l("Participant"),
@@ -59,17 +61,25 @@ def iso_utc(moment: datetime) -> str:
 
 
 def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[str, ...]]:
-    """One row per answer item, in question order, then submission order."""
+    """One row per answer item, in question order, then round, then submission order.
+
+    The earlier rounds of a reset question are archived copies of it (parent_id): they are
+    numbered and ordered by their live question's position.
+    """
     q = Question.__table__  # type: ignore[attr-defined]
+    live = q.alias("live")
     b = Ballot.__table__  # type: ignore[attr-defined]
     i = BallotItem.__table__  # type: ignore[attr-defined]
     p = Participant.__table__  # type: ignore[attr-defined]
+    position = sa.func.coalesce(live.c.position, q.c.position)
     questions = {
         row.id: row
         for row in session.execute(
-            sa.select(q.c.id, q.c.position, q.c.title, q.c.kind, q.c.config).where(
-                q.c.presentation_id == presentation.id
+            sa.select(
+                q.c.id, position.label("position"), q.c.round, q.c.title, q.c.kind, q.c.config
             )
+            .outerjoin(live, live.c.id == q.c.parent_id)
+            .where(q.c.presentation_id == presentation.id)
         ).all()
     }
     stmt = (
@@ -85,8 +95,16 @@ def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[
         .join(b, b.c.id == i.c.ballot_id)
         .join(p, p.c.id == b.c.participant_id)
         .join(q, q.c.id == i.c.question_id)
+        .outerjoin(live, live.c.id == q.c.parent_id)
         .where(q.c.presentation_id == presentation.id)
-        .order_by(q.c.position, q.c.id, b.c.updated_at, b.c.id, i.c.position)
+        .order_by(
+            position,
+            sa.func.coalesce(live.c.id, q.c.id),
+            q.c.round,
+            b.c.updated_at,
+            b.c.id,
+            i.c.position,
+        )
         .execution_options(yield_per=CHUNK_ROWS)
     )
     for row in session.execute(stmt):
@@ -101,6 +119,7 @@ def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[
         yield (
             presentation.title,
             str(question.position),
+            str(question.round),
             question.title,
             question.kind,
             row.pseudonym,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.errors import Refused
-from app.models import Ballot, BallotItem, Language, Presentation, Question, utcnow
+from app.models import Ballot, BallotItem, Language, Pace, Presentation, Question, utcnow
 from app.questions import get_type
 from app.questions.text import clean_text
 from app.services import NotFound
@@ -148,9 +148,12 @@ def parse_countdown(raw: str) -> int | None:
 
 
 def questions_of(*, session: Session, presentation_id: int) -> list[Question]:
+    """The questions of a presentation in their order, without the archived rounds of reset
+    questions (which keep earlier votes for the export only)."""
     stmt = (
         select(Question)
         .where(Question.presentation_id == presentation_id)
+        .where(col(Question.parent_id).is_(None))
         .order_by(col(Question.position), col(Question.id))
     )
     return list(session.exec(stmt).all())
@@ -164,7 +167,7 @@ def get_question(
     `lock`: for a change; locks its presentation (see get_presentation), then the question.
     """
     question = session.get(Question, question_id)
-    if question is None:
+    if question is None or question.parent_id is not None:  # an archived round is no question
         raise NotFound("question")
     get_presentation(
         session=session, owner_id=owner_id, presentation_id=question.presentation_id, lock=lock
@@ -178,11 +181,12 @@ def get_question(
 
 
 def response_counts(*, session: Session, presentation_id: int) -> dict[int, int]:
-    """Number of ballots per question of a presentation."""
+    """Number of ballots per question of a presentation, in the questions' current rounds."""
     stmt = (
         sa.select(col(Ballot.question_id), func.count())
         .join(Question, col(Question.id) == col(Ballot.question_id))
         .where(col(Question.presentation_id) == presentation_id)
+        .where(col(Question.parent_id).is_(None))
         .group_by(col(Ballot.question_id))
     )
     return {qid: int(n) for qid, n in session.execute(stmt).all()}
@@ -211,6 +215,7 @@ def update_presentation(
     language: str,
     results_hidden_default: bool | None = None,
     results_on_phones: bool | None = None,
+    pace: str | None = None,
 ) -> Presentation:
     """Save the settings (None: leave that setting as it is)."""
     presentation = get_presentation(
@@ -222,6 +227,10 @@ def update_presentation(
         presentation.results_hidden_default = results_hidden_default
     if results_on_phones is not None:
         presentation.results_on_phones = results_on_phones
+    if pace is not None:
+        if pace not in {p.value for p in Pace}:
+            raise EditError("Choose who moves through the questions.")
+        presentation.pace = pace
     presentation.updated_at = utcnow()
     presentation.version += 1
     session.add(presentation)
@@ -247,6 +256,7 @@ def duplicate_presentation(
     )
     copy.results_hidden_default = original.results_hidden_default
     copy.results_on_phones = original.results_on_phones
+    copy.pace = original.pace
     session.add(copy)
     for question in questions_of(session=session, presentation_id=original.id or 0):
         session.add(

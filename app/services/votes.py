@@ -16,6 +16,7 @@ from app.models import (
     Ballot,
     BallotItem,
     BallotKey,
+    Pace,
     Participant,
     Presentation,
     Question,
@@ -76,7 +77,7 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
     a lost connection) fails the transaction, and the ballot box runs the batch again.
     """
     results: list[VoteStatus | None] = [None] * len(commands)
-    open_questions = _open_questions(session, commands)
+    open_questions, reset = _open_questions(session, commands)
     # Only votes that can count create participants: a refused vote writes nothing.
     participants, removed = _participants(
         session, [c for c in commands if open_questions.get(c.question_id) == c.presentation_id]
@@ -99,14 +100,18 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
         rounds[r].append(i)
 
     for indexes in rounds:
-        for i, status in _write_round(session, commands, indexes, participants).items():
+        for i, status in _write_round(session, commands, indexes, participants, reset).items():
             results[i] = status
     return [r if r is not None else VoteStatus.CLOSED for r in results]
 
 
-def _open_questions(session: Session, commands: Sequence[VoteCommand]) -> dict[int, int]:
-    """question id -> presentation id, for the questions that are current and open (and whose
-    timer, if one runs, has not ended).
+def _open_questions(
+    session: Session, commands: Sequence[VoteCommand]
+) -> tuple[dict[int, int], set[int]]:
+    """question id -> presentation id, for the questions that take votes: open (and whose
+    timer, if one runs, has not ended) and current, or of a presentation in audience pace
+    (where every phone moves through the questions by itself); and which of them were reset
+    (their earlier rounds hold ballots that a late retry may belong to).
 
     Locks the rows it reads (FOR SHARE) until the transaction ends: presentations first, then
     questions, the order in which facilitator actions lock them (services/presentations.py),
@@ -114,7 +119,7 @@ def _open_questions(session: Session, commands: Sequence[VoteCommand]) -> dict[i
     transaction (BEGIN IMMEDIATE) already excludes every other writer.
     """
     if not commands:
-        return {}
+        return {}, set()
     presentation_ids = sorted({c.presentation_id for c in commands})
     session.execute(
         sa.select(presentation_t.c.id)
@@ -123,16 +128,23 @@ def _open_questions(session: Session, commands: Sequence[VoteCommand]) -> dict[i
         .with_for_update(read=True)
     )
     stmt = (
-        sa.select(question_t.c.id, question_t.c.presentation_id)
+        sa.select(question_t.c.id, question_t.c.presentation_id, question_t.c.round)
         .join(presentation_t, presentation_t.c.id == question_t.c.presentation_id)
         .where(question_t.c.id.in_({c.question_id for c in commands}))
+        .where(question_t.c.parent_id.is_(None))
         .where(question_t.c.state == QuestionState.OPEN.value)
-        .where(presentation_t.c.current_question_id == question_t.c.id)
+        .where(
+            sa.or_(
+                presentation_t.c.current_question_id == question_t.c.id,
+                presentation_t.c.pace == Pace.AUDIENCE.value,
+            )
+        )
         .where(sa.or_(question_t.c.closes_at.is_(None), question_t.c.closes_at > utcnow()))
         .order_by(question_t.c.id)
         .with_for_update(read=True, of=question_t)
     )
-    return {qid: pid for qid, pid in session.execute(stmt).all()}
+    rows = session.execute(stmt).all()
+    return {qid: pid for qid, pid, _ in rows}, {qid for qid, _, round_ in rows if round_ > 1}
 
 
 def _insert_unless_taken(session: Session, table: sa.Table) -> Any:
@@ -241,8 +253,10 @@ def _write_round(
     commands: Sequence[VoteCommand],
     indexes: list[int],
     participants: dict[tuple[int, str], int],
+    reset: set[int],
 ) -> dict[int, VoteStatus]:
-    """Write commands that touch distinct (question, participant) pairs."""
+    """Write commands that touch distinct (question, participant) pairs (`reset`: questions
+    with earlier rounds)."""
     statuses: dict[int, VoteStatus] = {}
     keyed = {
         i: (
@@ -258,7 +272,7 @@ def _write_round(
     for _ in range(_MAX_PASSES):
         if not pending:
             break
-        pending = _write_pass(session, commands, pending, keyed, statuses)
+        pending = _write_pass(session, commands, pending, keyed, statuses, reset)
     if pending:
         raise RuntimeError(f"{len(pending)} ballots could not be written")
     return statuses
@@ -270,10 +284,19 @@ def _write_pass(
     indexes: list[int],
     keyed: dict[int, tuple[int, int]],
     statuses: dict[int, VoteStatus],
+    reset: set[int],
 ) -> list[int]:
     """Decide on and write each command; returns those whose ballot another writer inserted
     meanwhile (to be decided on again, now as an existing ballot)."""
     existing = _lock_ballots(session, [keyed[i] for i in indexes])
+    archived = _archived_keys(
+        session,
+        [
+            (keyed[i][0], keyed[i][1], commands[i].client_key)
+            for i in indexes
+            if keyed[i][0] in reset
+        ],
+    )
     earlier = _earlier_keys(
         session,
         [
@@ -290,6 +313,13 @@ def _write_pass(
         cmd = commands[i]
         pair = keyed[i]
         old = existing.get(pair)
+        sent_before = archived.get((*pair, cmd.client_key))
+        if sent_before is not None:
+            # A late retry of a submission from before the question was reset: it counted in
+            # the round it was sent in, never in the new one (nor replaces an answer there).
+            same = sent_before == cmd.answer.answer
+            statuses[i] = VoteStatus.REPLAYED if same else VoteStatus.CONFLICT
+            continue
         if old is None:
             inserts.append(
                 (
@@ -373,6 +403,40 @@ def _write_pass(
     for i in ballot_ids:
         statuses[i] = VoteStatus.SAVED
     return again
+
+
+def _archived_keys(
+    session: Session, wanted: list[tuple[int, int, str]]
+) -> dict[tuple[int, int, str], dict[str, object]]:
+    """(question id, participant id, client key) -> answer, for keys that a participant's
+    ballot in an earlier round of the question carried (its newest key or an older one)."""
+    if not wanted:
+        return {}
+    question_ids = {qid for qid, _, _ in wanted}
+    part_ids = {part_id for _, part_id, _ in wanted}
+    keys = {key for _, _, key in wanted}
+    ballots = (
+        sa.select(ballot_t.c.id, question_t.c.parent_id, ballot_t.c.participant_id)
+        .join(question_t, question_t.c.id == ballot_t.c.question_id)
+        .where(question_t.c.parent_id.in_(question_ids))
+        .where(ballot_t.c.participant_id.in_(part_ids))
+    )
+    found: dict[tuple[int, int, str], dict[str, object]] = {}
+    newest = ballots.add_columns(ballot_t.c.client_key, ballot_t.c.answer).where(
+        ballot_t.c.client_key.in_(keys)
+    )
+    for _, qid, part_id, key, answer in session.execute(newest).all():
+        found[(qid, part_id, key)] = answer
+    sub = ballots.subquery()
+    older = (
+        sa.select(sub.c.parent_id, sub.c.participant_id, key_t.c.client_key, key_t.c.answer)
+        .join(key_t, key_t.c.ballot_id == sub.c.id)
+        .where(key_t.c.client_key.in_(keys))
+    )
+    for qid, part_id, key, answer in session.execute(older).all():
+        found.setdefault((qid, part_id, key), answer)
+    wanted_set = set(wanted)
+    return {k: v for k, v in found.items() if k in wanted_set}
 
 
 def _earlier_keys(

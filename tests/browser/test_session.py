@@ -108,7 +108,16 @@ OPEN_A = "Meer tijd voor de wijkronde"
 OPEN_B = "Graag koffie bij binnenkomst & een grotere zaal"
 
 # CSV columns (the header row is translated; the order is fixed).
-COL_POSITION, COL_QUESTION, COL_TYPE, COL_PARTICIPANT, COL_ANSWER, COL_VALUE, COL_WHEN = range(1, 8)
+(
+    COL_POSITION,
+    COL_ROUND,
+    COL_QUESTION,
+    COL_TYPE,
+    COL_PARTICIPANT,
+    COL_ANSWER,
+    COL_VALUE,
+    COL_WHEN,
+) = range(1, 9)
 
 
 @dataclass
@@ -479,11 +488,11 @@ def expected_rows(
 def check_csv(text: str) -> None:
     rows = list(csv.reader(io.StringIO(text)))
     assert rows, "the CSV is empty"
-    assert len(rows[0]) == 9, f"header: {rows[0]}"
+    assert len(rows[0]) == 10, f"header: {rows[0]}"
     body = rows[1:]
     per_participant: dict[str, Counter[tuple[str, ...]]] = {}
     for row in body:
-        assert len(row) == 9, row
+        assert len(row) == 10, row
         assert row[0] == DEMO_TITLE, row
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[COL_WHEN]), row
         item = (
