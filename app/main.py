@@ -28,7 +28,18 @@ from app.live.ticker import Ticker
 from app.metrics import Metrics
 from app.middleware import SecurityMiddleware
 from app.participants import ParticipantTokens
-from app.routes import auth, export, manage, moderation, ops, participant, presenter, qa, uploads
+from app.routes import (
+    auth,
+    export,
+    manage,
+    moderation,
+    ops,
+    participant,
+    presenter,
+    qa,
+    quiz,
+    uploads,
+)
 from app.secret_key import load_secret_key
 from app.services import NotFound
 from app.stages import StageCache
@@ -116,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(logs.RequestContext)  # outermost: its context covers everything below
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops.router)
-    for module in (participant, auth, manage, presenter, export, moderation, uploads, qa):
+    for module in (participant, auth, manage, presenter, export, moderation, uploads, qa, quiz):
         # Pages and forms for people, not an API: left out of the OpenAPI schema.
         app.include_router(module.router, include_in_schema=False)
     app.include_router(sockets.router)

@@ -96,6 +96,7 @@ QUESTIONS: list[tuple[str, str, dict[str, str]]] = [
     ("points", "Divide the budget", {"items": "Greenery\nSafety\nPlay areas", "budget": "10"}),
     ("numeric", "How many homes?", {"min": "0", "max": "500", "decimals": "0", "unit": ""}),
     ("grid", "Importance and satisfaction", {"items": "Repairs\nRents", "max": "5"}),
+    ("quiz", "Which city is the capital?", {"options": "* Amsterdam\nRotterdam\nThe Hague"}),
 ]
 
 
@@ -150,6 +151,18 @@ def choice_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
         )
 
     return st.lists(st.sampled_from(ids), min_size=1, max_size=most, unique=True).map(build)
+
+
+def quiz_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
+    """A quiz is answered like a choice question; its export says whether each was correct."""
+    labels = {o["id"]: o["label"] for o in q.config["options"]}
+    right = set(q.config["correct"])
+
+    def mark(answer: Answer) -> Answer:
+        cells = frozenset((labels[k], "1" if k in right else "0") for k, _, _ in answer.items)
+        return Answer(answer.form, answer.canonical, answer.items, cells)
+
+    return choice_answers(q).map(mark)
 
 
 def scale_answers(q: QuestionInfo) -> st.SearchStrategy[Answer]:
@@ -318,6 +331,7 @@ ANSWERS: dict[str, Callable[[QuestionInfo], st.SearchStrategy[Answer]]] = {
     "points": points_answers,
     "numeric": numeric_answers,
     "grid": grid_answers,
+    "quiz": quiz_answers,
 }
 
 
