@@ -179,3 +179,30 @@ def lines_to_entries(
     if len(set(labels)) != len(labels):
         raise ConfigError("Each line must be different.")
     return entries
+
+
+def entries_field(
+    form: FormValues,
+    field: str,
+    previous: Mapping[str, Any] | None,
+    *,
+    prefix: str,
+    max_length: int,
+    count: tuple[int, int],
+    too_few_or_many: str,
+    reserved: Sequence[str] = (),
+) -> list[dict[str, str]]:
+    """The entries of a one-per-line field (options, statements, items), between
+    count[0] and count[1] of them; `too_few_or_many` is the ConfigError message, with
+    %(low)s and %(high)s (mark it with _l where it is written)."""
+    entries = lines_to_entries(
+        one_value(form, field),
+        (previous or {}).get(field, []),
+        prefix=prefix,
+        max_length=max_length,
+        reserved=reserved,
+    )
+    low, high = count
+    if not low <= len(entries) <= high:
+        raise ConfigError(too_few_or_many, low=low, high=high)
+    return entries

@@ -11,7 +11,6 @@ from app.i18n import _l
 from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
-    ConfigError,
     CsvCells,
     FormValues,
     Item,
@@ -20,8 +19,8 @@ from app.questions.base import (
     Results,
     count_ballots,
     count_by_key,
+    entries_field,
     int_value,
-    lines_to_entries,
     one_value,
 )
 
@@ -49,19 +48,16 @@ class Choice(QuestionType):
         previous: Mapping[str, Any] | None = None,
         reserved: Sequence[str] = (),
     ) -> dict[str, Any]:
-        options = lines_to_entries(
-            one_value(form, "options"),
-            (previous or {}).get("options", []),
+        options = entries_field(
+            form,
+            "options",
+            previous,
             prefix="o",
             max_length=MAX_LABEL,
+            count=(MIN_OPTIONS, MAX_OPTIONS),
+            too_few_or_many=_l("Give between %(low)s and %(high)s options, one per line."),
             reserved=reserved,
         )
-        if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-            raise ConfigError(
-                "Give between %(low)s and %(high)s options, one per line.",
-                low=MIN_OPTIONS,
-                high=MAX_OPTIONS,
-            )
         multiple = one_value(form, "multiple") in {"1", "on", "true"}
         max_choices = (
             int_value(form, "max_choices", default=len(options), low=1, high=len(options))

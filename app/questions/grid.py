@@ -17,7 +17,6 @@ from app.i18n import _l
 from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
-    ConfigError,
     CsvCells,
     FormValues,
     Item,
@@ -25,8 +24,8 @@ from app.questions.base import (
     QuestionType,
     Results,
     count_ballots,
+    entries_field,
     int_value,
-    lines_to_entries,
     one_value,
 )
 from app.questions.text import clean_text
@@ -90,19 +89,16 @@ class Grid(QuestionType):
     ) -> dict[str, Any]:
         # Stored keys are "<item>:x"; an item id with stored ratings is reserved as well.
         reserved_ids = sorted({key.split(":", 1)[0] for key in reserved})
-        items = lines_to_entries(
-            one_value(form, "items"),
-            (previous or {}).get("items", []),
+        items = entries_field(
+            form,
+            "items",
+            previous,
             prefix="i",
             max_length=MAX_LABEL,
+            count=(MIN_ITEMS, MAX_ITEMS),
+            too_few_or_many=_l("Give between %(low)s and %(high)s items, one per line."),
             reserved=reserved_ids,
         )
-        if not MIN_ITEMS <= len(items) <= MAX_ITEMS:
-            raise ConfigError(
-                "Give between %(low)s and %(high)s items, one per line.",
-                low=MIN_ITEMS,
-                high=MAX_ITEMS,
-            )
         old = previous or {}
         defaults = DEFAULTS["en"]
         config: dict[str, Any] = {

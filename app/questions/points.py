@@ -12,7 +12,6 @@ from app.i18n import _l
 from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
-    ConfigError,
     CsvCells,
     FormValues,
     Item,
@@ -20,9 +19,8 @@ from app.questions.base import (
     QuestionType,
     Results,
     count_ballots,
+    entries_field,
     int_value,
-    lines_to_entries,
-    one_value,
 )
 
 MIN_ITEMS = 2
@@ -58,19 +56,16 @@ class Points(QuestionType):
         previous: Mapping[str, Any] | None = None,
         reserved: Sequence[str] = (),
     ) -> dict[str, Any]:
-        items = lines_to_entries(
-            one_value(form, "items"),
-            (previous or {}).get("items", []),
+        items = entries_field(
+            form,
+            "items",
+            previous,
             prefix="i",
             max_length=MAX_LABEL,
+            count=(MIN_ITEMS, MAX_ITEMS),
+            too_few_or_many=_l("Give between %(low)s and %(high)s items, one per line."),
             reserved=reserved,
         )
-        if not MIN_ITEMS <= len(items) <= MAX_ITEMS:
-            raise ConfigError(
-                "Give between %(low)s and %(high)s items, one per line.",
-                low=MIN_ITEMS,
-                high=MAX_ITEMS,
-            )
         budget = int_value(form, "budget", default=DEFAULT_BUDGET, low=MIN_BUDGET, high=MAX_BUDGET)
         return {"items": items, "budget": budget}
 

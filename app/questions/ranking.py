@@ -12,7 +12,6 @@ from app.i18n import _l
 from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
-    ConfigError,
     CsvCells,
     FormValues,
     Item,
@@ -20,8 +19,7 @@ from app.questions.base import (
     QuestionType,
     Results,
     count_ballots,
-    lines_to_entries,
-    one_value,
+    entries_field,
 )
 
 MIN_ITEMS = 2
@@ -54,19 +52,16 @@ class Ranking(QuestionType):
         previous: Mapping[str, Any] | None = None,
         reserved: Sequence[str] = (),
     ) -> dict[str, Any]:
-        items = lines_to_entries(
-            one_value(form, "items"),
-            (previous or {}).get("items", []),
+        items = entries_field(
+            form,
+            "items",
+            previous,
             prefix="i",
             max_length=MAX_LABEL,
+            count=(MIN_ITEMS, MAX_ITEMS),
+            too_few_or_many=_l("Give between %(low)s and %(high)s items, one per line."),
             reserved=reserved,
         )
-        if not MIN_ITEMS <= len(items) <= MAX_ITEMS:
-            raise ConfigError(
-                "Give between %(low)s and %(high)s items, one per line.",
-                low=MIN_ITEMS,
-                high=MAX_ITEMS,
-            )
         return {"items": items}
 
     def parse_answer(self, config: Mapping[str, Any], form: FormValues) -> ParsedAnswer:

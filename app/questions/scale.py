@@ -12,7 +12,6 @@ from app.i18n import _l, gettext
 from app.models import BallotItem
 from app.questions.base import (
     AnswerError,
-    ConfigError,
     CsvCells,
     FormValues,
     Item,
@@ -20,8 +19,8 @@ from app.questions.base import (
     QuestionType,
     Results,
     count_ballots,
+    entries_field,
     int_value,
-    lines_to_entries,
     one_value,
 )
 
@@ -51,19 +50,16 @@ class Scale(QuestionType):
         previous: Mapping[str, Any] | None = None,
         reserved: Sequence[str] = (),
     ) -> dict[str, Any]:
-        statements = lines_to_entries(
-            one_value(form, "statements"),
-            (previous or {}).get("statements", []),
+        statements = entries_field(
+            form,
+            "statements",
+            previous,
             prefix="s",
             max_length=MAX_LABEL,
+            count=(1, MAX_STATEMENTS),
+            too_few_or_many=_l("Give between %(low)s and %(high)s statements, one per line."),
             reserved=reserved,
         )
-        if not 1 <= len(statements) <= MAX_STATEMENTS:
-            raise ConfigError(
-                "Give between %(low)s and %(high)s statements, one per line.",
-                low=1,
-                high=MAX_STATEMENTS,
-            )
         top = int_value(form, "max", default=5, low=2, high=10)
         low_label = one_value(form, "low_label")[:60]
         high_label = one_value(form, "high_label")[:60]
