@@ -8,15 +8,15 @@ in that the database would refuse. Entries are dropped on every PresentationChan
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import select
 
 from app.db import Database
-from app.models import Presentation, Question
-from app.services.presentations import normalise_code
+from app.models import Pace, Presentation, Question
+from app.services.presentations import normalise_code, questions_of
 
 # Phone frames carry the presentation's version times this step: a stage frame shows version
 # x STEP, and the frames that only update the results on phones (when votes come in) count up
@@ -40,6 +40,21 @@ class CurrentStage:
     config: dict[str, Any] | None
     state: str | None
     active_at: datetime | None = None  # last facilitator activity (the typed code expires)
+    pace: str = Pace.FACILITATOR
+    # Audience pace: every question of the presentation by id, as (kind, config, state).
+    questions: dict[int, tuple[str, dict[str, Any], str]] = field(default_factory=dict)
+
+    @property
+    def audience_paced(self) -> bool:
+        return self.pace == Pace.AUDIENCE
+
+    def at(self, question_id: int) -> CurrentStage | None:
+        """Audience pace: the stage of a phone at another question (None: no such question)."""
+        found = self.questions.get(question_id)
+        if found is None:
+            return None
+        kind, config, state = found
+        return replace(self, question_id=question_id, kind=kind, config=config, state=state)
 
 
 class StageCache:
@@ -60,6 +75,12 @@ class StageCache:
                 if presentation.current_question_id
                 else None
             )
+            questions: dict[int, tuple[str, dict[str, Any], str]] = {}
+            if presentation.pace == Pace.AUDIENCE:
+                questions = {
+                    q.id or 0: (q.kind, dict(q.config), q.state)
+                    for q in questions_of(session=session, presentation_id=presentation.id or 0)
+                }
             return CurrentStage(
                 presentation_id=presentation.id or 0,
                 join_code=presentation.join_code,
@@ -70,6 +91,8 @@ class StageCache:
                 config=dict(question.config) if question else None,
                 state=question.state if question else None,
                 active_at=presentation.active_at,
+                pace=presentation.pace,
+                questions=questions,
             )
 
     async def by_code(self, code: str) -> CurrentStage | None:

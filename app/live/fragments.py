@@ -55,6 +55,10 @@ def stage_context(st: Stage, presence: Presence, now: datetime) -> dict[str, Any
         "index": st.index,
         "total": st.total,
         "results": st.results,
+        "audience": st.audience_paced,
+        "progress": st.progress,
+        "previous_id": st.previous_id,
+        "next_id": st.next_id,
         "connected": presence.count(st.presentation.id or 0),
         "now": now,
         "countdown_now": now,
@@ -171,6 +175,15 @@ class Fragments:
         if st is None:
             return None
         self._phones_see_results[presentation_id] = st.results is not None
+        if st.audience_paced:
+            # Each phone shows a question of its own choosing: the same frame for all of them
+            # can only say that the presentation changed; each phone then fetches its own
+            # question afresh (stemlab.js; it sees the change at its next page without JS).
+            version = phone_version(st.presentation.version)
+            text = render_block(
+                "participant.html", "pace_refresh", st.presentation.language, {"version": version}
+            )
+            return Frame(version, text)
         ctx = self._phone_context(st)
         text = render_block("participant.html", "live", st.presentation.language, ctx)
         return Frame.deduplicated(phone_version(st.presentation.version), text)

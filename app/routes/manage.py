@@ -165,6 +165,8 @@ def update(
                 language=_field(form, "language"),
                 results_hidden_default="results_hidden_default" in form,
                 results_on_phones="results_on_phones" in form,
+                # A form without the field (an older page) leaves the pace as it is.
+                pace=_field(form, "pace") or None,
             )
     except Refused as refused:
         with svc.db.session() as session:

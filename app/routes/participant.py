@@ -239,9 +239,14 @@ def _stage_page(
     status_code: int = 200,
     answer: dict[str, object] | None = None,
     block: str | None = None,
+    question_id: int | None = None,
 ) -> HTMLResponse:
-    """The phone page (or its live block) of a presentation, personal to this phone."""
-    st = stage(session=session, presentation_id=presentation_id, with_results=None)
+    """The phone page (or its live block) of a presentation, personal to this phone.
+
+    `question_id`: in audience pace, the question this phone chose to show."""
+    st = stage(
+        session=session, presentation_id=presentation_id, with_results=None, question_id=question_id
+    )
     if st is None:  # deleted meanwhile
         return _join_page(request, svc, "", 404, UNKNOWN_CODE)
     ctx = stage_context(st, svc.presence, svc.clock())
@@ -255,12 +260,20 @@ def _stage_page(
         client_key=secrets.token_urlsafe(16),
     )
     language = st.presentation.language
-    if block is not None:
+    if block is not None and block != "live-only":
         response = fragment("participant.html", block, language, status_code=status_code, **ctx)
         response.headers["HX-Retarget"] = "#stage"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
+    if block == "live-only":  # a phone in audience pace fetching its question afresh
+        return fragment("participant.html", "live", language, status_code=status_code, **ctx)
     return page(request, "participant.html", language, status_code=status_code, **ctx)
+
+
+def _chosen_question(request: Request) -> int | None:
+    """The question a phone in audience pace asked for (`?q=<id>`)."""
+    value = request.query_params.get("q", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
 
 
 @router.get("/p/{code}", response_class=HTMLResponse)
@@ -279,12 +292,22 @@ def participant_page(
     if code != presentation.join_code:
         return see_other(f"/p/{presentation.join_code}")
     if token is not None:
-        return _stage_page(request, svc, session, presentation_id, token)
+        return _stage_page(
+            request,
+            svc,
+            session,
+            presentation_id,
+            token,
+            question_id=_chosen_question(request),
+            block="live-only" if is_htmx(request) else None,
+        )
     # Joining makes a participant, so it is limited per address: far above what a room
     # behind one venue address needs, far below what a script making up a crowd wants.
     if not svc.limits.hit(svc.limits.mint, "mint", client_ip(request)):
         return _too_many(request, svc, code, svc.limits.mint, "mint")
-    response = _stage_page(request, svc, session, presentation_id, None)
+    response = _stage_page(
+        request, svc, session, presentation_id, None, question_id=_chosen_question(request)
+    )
     cookie = with_token(cookie, svc.tokens.issue(presentation_id))
     _set_participant_cookie(response, cookie, svc)
     return response
@@ -332,6 +355,7 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
                     status_code=outcome.status_code,
                     answer=dict(outcome.answer) if outcome.answer else None,
                     block="live" if is_htmx(request) else None,
+                    question_id=_submitted_question(values) if current.audience_paced else None,
                 )
 
         response = await blocking(render)
@@ -377,10 +401,23 @@ async def vote_message(svc: Services, code: str, token: str, text: str) -> str |
     return status_html(current.language, "saved" if outcome.saved else None, message)
 
 
+def _submitted_question(values: dict[str, list[str]]) -> int | None:
+    value = (values.get("question_id") or [""])[0]
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
+
+
 async def _take_vote(
     svc: Services, current: CurrentStage, token: str, values: dict[str, list[str]]
 ) -> tuple[Outcome, str | None]:
-    """Take a vote; the outcome and its message in the presentation's language."""
+    """Take a vote; the outcome and its message in the presentation's language.
+
+    In audience pace the vote is for the question the phone shows, wherever the facilitator
+    is (the ballot box checks again that it is open, in its write transaction)."""
+    if current.audience_paced:
+        submitted = _submitted_question(values)
+        chosen = current.at(submitted) if submitted is not None else None
+        if chosen is not None:
+            current = chosen
     outcome = await take_vote(
         stage=current, token=token, values=values, ballot_box=svc.ballot_box, limits=svc.limits
     )

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app.live.fragments import stage_context
-from app.services import control
+from app.services import NotFound, control
 from app.services.control import Move
-from app.services.presentations import get_presentation, normalise_code
+from app.services.presentations import get_presentation, normalise_code, questions_of
 from app.web import (
     CsrfFacilitator,
     CurrentFacilitator,
@@ -55,6 +55,12 @@ def _screen(
         code_expired=svc.code_expired(st.presentation),
         base_url=public_base(request, svc.settings),
         show_join=request.query_params.get("join") == "1",
+        confirm_reset=request.query_params.get("reset") == "1",
+        questions_list=(
+            questions_of(session=session, presentation_id=presentation_id)
+            if st.audience_paced
+            else []
+        ),
         moderation_url=(
             MODERATION_PATH.format(presentation_id=presentation_id)
             if _has_route(request, MODERATION_PATH)
@@ -188,6 +194,36 @@ def timer(
             presentation_id=presentation_id,
             now=svc.clock(),
         )
+    svc.changed(presentation_id)
+    return _back(request, presentation_id, form)
+
+
+@router.post("/present/{presentation_id}/reset")
+def reset(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
+) -> Response:
+    """Start a new round of the current question (`question_id`: the one the facilitator
+    confirmed; when another question has become current meanwhile, nothing is reset)."""
+    value = form.get("question_id", [""])[0]
+    with svc.db.write_session() as session:
+        # Someone else's presentation is not found, whatever was asked of it.
+        get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
+        if not (value.isascii() and value.isdigit() and len(value) < 12):
+            raise HTTPException(status_code=422, detail="question_id")
+        try:
+            control.reset_results(
+                session=session,
+                owner_id=facilitator.id,
+                presentation_id=presentation_id,
+                question_id=int(value),
+                now=svc.clock(),
+            )
+        except NotFound:
+            raise HTTPException(status_code=409, detail="not the current question") from None
     svc.changed(presentation_id)
     return _back(request, presentation_id, form)
 

@@ -10,8 +10,10 @@
     }).join("");
   }
 
+  // Per question and round: after a reset, the answer of the earlier round is not shown.
   function storageKey(form) {
-    return "stemlab:" + form.getAttribute("action") + ":" + form.dataset.question;
+    var round = form.dataset.round && form.dataset.round !== "1" ? ":r" + form.dataset.round : "";
+    return "stemlab:" + form.getAttribute("action") + ":" + form.dataset.question + round;
   }
 
   function remember(form) {
@@ -163,6 +165,22 @@
       event.preventDefault();
     }
   }, true);
+
+  // ---- audience pace ---------------------------------------------------------------------
+  // Each phone shows a question of its own choosing, so a change of the presentation arrives
+  // as a small notice with the new version; the phone then fetches its own question afresh.
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var notice = document.getElementById("pace-refresh");
+    var stage = document.getElementById("stage");
+    if (!notice || !stage || !window.htmx) { return; }
+    var wanted = parseInt(notice.dataset.version || "0", 10);
+    var shown = parseInt(stage.dataset.version || "0", 10);
+    if (!(wanted > shown) || notice.dataset.fetching === String(wanted)) { return; }
+    notice.dataset.fetching = String(wanted);
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
+      target: "#stage", swap: "outerHTML"
+    }).catch(function () { notice.dataset.fetching = ""; });
+  });
 
   // ---- countdowns -------------------------------------------------------------------------
   // An element with data-closes-at (ISO, UTC) shows the seconds left. The server's clock comes
