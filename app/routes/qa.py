@@ -25,11 +25,10 @@ from app.moderation import is_premoderated
 from app.questions.base import AnswerError
 from app.questions.qa import names_allowed, parse_entry
 from app.ratelimit import Rate
+from app.routes.moderation import QueuePage, field, owned, parse_id
 from app.routes.participant import MAX_CODE, _unknown, count_failed_lookup, stage_code_expired
 from app.services import qa as svc_qa
 from app.services.control import stage
-from app.services.moderation import get_participant, remove_participant
-from app.services.presentations import get_presentation
 from app.stages import CurrentStage, phone_version
 from app.templating import render_block
 from app.voting import participant_key
@@ -37,7 +36,6 @@ from app.web import (
     PARTICIPANT_COOKIE,
     CsrfFacilitator,
     CurrentFacilitator,
-    Facilitator,
     FormDep,
     Services,
     ServicesDep,
@@ -367,85 +365,24 @@ async def upvote(request: Request, code: str, entry_id: int, svc: ServicesDep) -
     return await blocking(lambda: _list_response(svc, current, token, current.question_id))
 
 
-# --- the facilitator's queue ---------------------------------------------------------------
+# --- the facilitator's queue (the moderation page's shape, app/routes/moderation.py) ------
 
 ACTIONS = {action.value: action for action in svc_qa.Action}
 
 
-def _id(raw: str | None) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
-        raise HTTPException(status_code=422, detail="bad id")
-    return int(raw)
-
-
-def _field(form: dict[str, list[str]], name: str) -> str:
-    return form.get(name, [""])[0]
-
-
-def _queue_url(presentation_id: int, question_id: int | None) -> str:
-    url = f"/present/{presentation_id}/qa"
-    return f"{url}?q={question_id}" if question_id else url
-
-
-def _context(
-    session: Session, facilitator: Facilitator, presentation_id: int, question_id: int | None
+def _entries(
+    session: Session, presentation_id: int, question: svc_qa.Question | None, premoderated: bool
 ) -> dict[str, Any]:
-    presentation = get_presentation(
-        session=session, owner_id=facilitator.id, presentation_id=presentation_id
-    )
-    question = svc_qa.chosen_question(
-        session=session,
-        owner_id=facilitator.id,
-        presentation_id=presentation_id,
-        question_id=question_id,
-    )
     entries = svc_qa.queue(session=session, question=question) if question else []
-    premoderated = is_premoderated(question.config) if question else False
     return {
-        "facilitator": facilitator,
-        "csrf": facilitator.auth.csrf_token,
-        "presentation": presentation,
-        "questions": svc_qa.qa_questions(session=session, presentation_id=presentation_id),
-        "question": question,
         "entries": entries,
-        "premoderated": premoderated,
         "names": names_allowed(question.config) if question else False,
         "waiting": sum(1 for e in entries if e.state == "pending") if premoderated else 0,
         "held": sum(1 for e in entries if e.state == "hidden"),
-        "limit": svc_qa.QUEUE_LIMIT,
     }
 
 
-def _queue_response(
-    request: Request,
-    session: Session,
-    facilitator: Facilitator,
-    presentation_id: int,
-    question_id: int | None,
-    **extra: Any,
-) -> HTMLResponse:
-    ctx = _context(session, facilitator, presentation_id, question_id)
-    ctx.update(extra)
-    if is_htmx(request):
-        ctx["request"] = request
-        return fragment(QUEUE, "queue", facilitator.language, **ctx)
-    return page(request, QUEUE, facilitator.language, **ctx)
-
-
-def _owned(svc: Services, facilitator_id: int, presentation_id: int) -> None:
-    with svc.db.session() as session:
-        get_presentation(session=session, owner_id=facilitator_id, presentation_id=presentation_id)
-
-
-def _after(
-    request: Request, svc: Services, facilitator: Facilitator, presentation_id: int, q: int | None
-) -> Response:
-    if is_htmx(request):
-        with svc.db.session() as session:
-            return _queue_response(request, session, facilitator, presentation_id, q)
-    return see_other(_queue_url(presentation_id, q))
+QA_QUEUE = QueuePage("qa", QUEUE, svc_qa.KINDS, _entries)
 
 
 @router.get("/present/{presentation_id}/qa", response_class=HTMLResponse)
@@ -457,7 +394,7 @@ def queue(
     q: str | None = None,
 ) -> HTMLResponse:
     """The entries of the current (or chosen) Q&A, newest first, with their upvotes."""
-    return _queue_response(request, session, facilitator, presentation_id, _id(q))
+    return QA_QUEUE.response(request, session, facilitator, presentation_id, parse_id(q))
 
 
 @router.post("/present/{presentation_id}/qa/entries/{entry_id}")
@@ -470,20 +407,24 @@ def decide(
     form: FormDep,
 ) -> Response:
     """Approve, hide, undo, mark answered or not, pin or unpin one entry."""
-    _owned(svc, facilitator.id, presentation_id)
-    action = ACTIONS.get(_field(form, "action"))
+    owned(svc, facilitator.id, presentation_id)
+    action = ACTIONS.get(field(form, "action"))
     if action is None:
         raise HTTPException(status_code=422, detail="unknown action")
-    with svc.db.write_session() as session:
-        svc_qa.decide(
+    return QA_QUEUE.change(
+        request,
+        svc,
+        facilitator,
+        presentation_id,
+        parse_id(field(form, "q")),
+        lambda session: svc_qa.decide(
             session=session,
             owner_id=facilitator.id,
             presentation_id=presentation_id,
             entry_id=entry_id,
             action=action,
-        )
-    svc.changed(presentation_id)
-    return _after(request, svc, facilitator, presentation_id, _id(_field(form, "q")))
+        ),
+    )
 
 
 @router.post("/present/{presentation_id}/qa/premoderate")
@@ -495,20 +436,7 @@ def premoderate(
     form: FormDep,
 ) -> Response:
     """Pre-moderation of a Q&A on (value=on) or off."""
-    _owned(svc, facilitator.id, presentation_id)
-    question_id = _id(_field(form, "q"))
-    if question_id is None:
-        raise HTTPException(status_code=422, detail="no question")
-    with svc.db.write_session() as session:
-        svc_qa.set_premoderation(
-            session=session,
-            owner_id=facilitator.id,
-            presentation_id=presentation_id,
-            question_id=question_id,
-            on=_field(form, "value") == "on",
-        )
-    svc.changed(presentation_id)
-    return _after(request, svc, facilitator, presentation_id, question_id)
+    return QA_QUEUE.premoderate(request, presentation_id, facilitator, svc, form)
 
 
 @router.get(
@@ -524,14 +452,8 @@ def confirm_remove(
     q: str | None = None,
 ) -> HTMLResponse:
     """Ask before removing a participant."""
-    participant, _ = get_participant(
-        session=session,
-        owner_id=facilitator.id,
-        presentation_id=presentation_id,
-        participant_id=participant_id,
-    )
-    return _queue_response(
-        request, session, facilitator, presentation_id, _id(q), confirm=participant
+    return QA_QUEUE.confirm_remove(
+        request, presentation_id, participant_id, facilitator, session, q
     )
 
 
@@ -544,12 +466,4 @@ def remove(
     form: FormDep,
 ) -> Response:
     """Remove a participant: their questions and upvotes go, and they cannot take part again."""
-    with svc.db.write_session() as session:
-        remove_participant(
-            session=session,
-            owner_id=facilitator.id,
-            presentation_id=presentation_id,
-            participant_id=participant_id,
-        )
-    svc.changed(presentation_id)
-    return see_other(_queue_url(presentation_id, _id(_field(form, "q"))))
+    return QA_QUEUE.remove(presentation_id, participant_id, facilitator, svc, form)

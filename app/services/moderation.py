@@ -8,7 +8,7 @@ commit, and the results (computed by the database, see app/moderation.visible_cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,11 +24,13 @@ from app.models import (
     Moderation,
     Participant,
     Presentation,
+    QaEntry,
+    QaVote,
     Question,
     WordList,
     utcnow,
 )
-from app.services import NotFound, qa
+from app.services import NotFound
 from app.services.presentations import get_presentation, questions_of
 
 # Question types whose answers are participants' own text.
@@ -58,24 +60,30 @@ class Entry:
         return self.state != Moderation.HIDDEN
 
 
-def text_questions(*, session: Session, presentation_id: int) -> list[Question]:
-    """The questions of a presentation whose entries can be moderated, in order."""
+def text_questions(
+    *, session: Session, presentation_id: int, kinds: Collection[str] = TEXT_KINDS
+) -> list[Question]:
+    """The questions of a presentation whose entries can be moderated (of `kinds`: the
+    moderation page's by default, a Q&A's for its queue), in order."""
     return [
-        q
-        for q in questions_of(session=session, presentation_id=presentation_id)
-        if q.kind in TEXT_KINDS
+        q for q in questions_of(session=session, presentation_id=presentation_id) if q.kind in kinds
     ]
 
 
 def chosen_question(
-    *, session: Session, owner_id: int, presentation_id: int, question_id: int | None
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    question_id: int | None,
+    kinds: Collection[str] = TEXT_KINDS,
 ) -> Question | None:
-    """The question the moderation page shows: the one asked for, else the current one if it
-    takes text, else the first that does (None when the presentation has none)."""
+    """The question a queue shows: the one asked for, else the current one if it is of
+    `kinds`, else the first that is (None when the presentation has none)."""
     presentation = get_presentation(
         session=session, owner_id=owner_id, presentation_id=presentation_id
     )
-    questions = text_questions(session=session, presentation_id=presentation_id)
+    questions = text_questions(session=session, presentation_id=presentation_id, kinds=kinds)
     if question_id is not None:
         found = next((q for q in questions if q.id == question_id), None)
         if found is None:
@@ -182,16 +190,24 @@ def approve_waiting(
 
 
 def set_premoderation(
-    *, session: Session, owner_id: int, presentation_id: int, question_id: int, on: bool
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    question_id: int,
+    on: bool,
+    kinds: Collection[str] = TEXT_KINDS,
 ) -> Question:
-    """Turn pre-moderation of a question on (nothing shows until approved) or off."""
+    """Turn pre-moderation of a question of `kinds` on (nothing shows until approved) or off.
+
+    The version is bumped on a change: the vote path's cached configuration must go."""
     presentation = get_presentation(
         session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
     )
     question = session.get(Question, question_id, with_for_update=True, populate_existing=True)
     if question is None or question.presentation_id != presentation.id:
         raise NotFound("question")
-    if question.kind not in TEXT_KINDS:
+    if question.kind not in kinds:
         raise NotFound("question")
     if moderation.is_premoderated(question.config) != on:
         question.config = {**question.config, moderation.CONFIG_PREMODERATE: on}
@@ -221,7 +237,10 @@ def remove_participant(
     session.execute(sa.delete(BallotKey).where(col(BallotKey.ballot_id).in_(ballots)))
     session.execute(sa.delete(Ballot).where(col(Ballot.participant_id) == participant_id))
     # Their Q&A questions and upvotes too (the participant row stays, so no cascade fires).
-    qa.delete_participant_entries(session, participant_id)
+    own = sa.select(col(QaEntry.id)).where(col(QaEntry.participant_id) == participant_id)
+    session.execute(sa.delete(QaVote).where(col(QaVote.entry_id).in_(own)))
+    session.execute(sa.delete(QaVote).where(col(QaVote.participant_id) == participant_id))
+    session.execute(sa.delete(QaEntry).where(col(QaEntry.participant_id) == participant_id))
     _bump(presentation, session)
     session.flush()
     return participant

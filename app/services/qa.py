@@ -34,12 +34,14 @@ from app.models import (
 from app.questions.base import ParsedAnswer
 from app.questions.qa import EntryState, is_visible, ordered, visible_clause
 from app.services import NotFound
+from app.services import moderation as svc_moderation
 from app.services.export import MODERATION_LABELS, iso_utc
-from app.services.presentations import get_presentation, questions_of
+from app.services.presentations import get_presentation
 from app.services.votes import VoteCommand, _insert_unless_taken, _participants
 
 KIND = "qa"
-QUEUE_LIMIT = 500
+KINDS = frozenset({KIND})
+QUEUE_LIMIT = svc_moderation.QUEUE_LIMIT
 PHONE_LIMIT = 100
 
 entry_t = QaEntry.__table__  # type: ignore[attr-defined]
@@ -269,27 +271,9 @@ class QueueEntry:
 
 def qa_questions(*, session: Session, presentation_id: int) -> list[Question]:
     """The Q&A questions of a presentation, in order."""
-    return [
-        q for q in questions_of(session=session, presentation_id=presentation_id) if q.kind == KIND
-    ]
-
-
-def chosen_question(
-    *, session: Session, owner_id: int, presentation_id: int, question_id: int | None
-) -> Question | None:
-    """The Q&A the queue shows: the one asked for, else the current one if it is a Q&A, else
-    the first (None when there is none)."""
-    presentation = get_presentation(
-        session=session, owner_id=owner_id, presentation_id=presentation_id
+    return svc_moderation.text_questions(
+        session=session, presentation_id=presentation_id, kinds=KINDS
     )
-    questions = qa_questions(session=session, presentation_id=presentation_id)
-    if question_id is not None:
-        found = next((q for q in questions if q.id == question_id), None)
-        if found is None:
-            raise NotFound("question")
-        return found
-    current = next((q for q in questions if q.id == presentation.current_question_id), None)
-    return current or (questions[0] if questions else None)
 
 
 def queue(*, session: Session, question: Question, limit: int = QUEUE_LIMIT) -> list[QueueEntry]:
@@ -374,26 +358,14 @@ def set_premoderation(
     *, session: Session, owner_id: int, presentation_id: int, question_id: int, on: bool
 ) -> Question:
     """Pre-moderation of a Q&A on (only approved entries show) or off."""
-    presentation = get_presentation(
-        session=session, owner_id=owner_id, presentation_id=presentation_id, lock=True
+    return svc_moderation.set_premoderation(
+        session=session,
+        owner_id=owner_id,
+        presentation_id=presentation_id,
+        question_id=question_id,
+        on=on,
+        kinds=KINDS,
     )
-    question = session.get(Question, question_id, with_for_update=True, populate_existing=True)
-    if question is None or question.presentation_id != presentation.id or question.kind != KIND:
-        raise NotFound("question")
-    if moderation.is_premoderated(question.config) != on:
-        question.config = {**question.config, moderation.CONFIG_PREMODERATE: on}
-        session.add(question)
-        presentation.version += 1  # the vote path's cached configuration must go
-        session.add(presentation)
-    return question
-
-
-def delete_participant_entries(session: Session, participant_id: int) -> None:
-    """A removed participant's questions (with every upvote of them) and upvotes go."""
-    own = sa.select(entry_t.c.id).where(entry_t.c.participant_id == participant_id)
-    session.execute(sa.delete(vote_t).where(vote_t.c.entry_id.in_(own)))
-    session.execute(sa.delete(vote_t).where(vote_t.c.participant_id == participant_id))
-    session.execute(sa.delete(entry_t).where(entry_t.c.participant_id == participant_id))
 
 
 # --- export ------------------------------------------------------------------------------
