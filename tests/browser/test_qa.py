@@ -8,32 +8,18 @@ counts, and the name shows on the projector and the queue, never on a phone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from app.i18n import translate, translations
+from app.i18n import translations
 from tests.browser.support import DEMO_EMAIL, DEMO_PASSWORD, Screenshots, Server
+
+# The same desktop and phones (390x844, 360x640, nl-NL) as the moderation test.
+from tests.browser.test_moderation import contexts, nl, watch  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 10_000
-expect.set_options(timeout=TIMEOUT_MS)
-
-DESKTOP = {"viewport": {"width": 1280, "height": 720}, "locale": "nl-NL"}
-PHONE_A = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "nl-NL",
-}
-PHONE_B = {
-    "viewport": {"width": 360, "height": 640},
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "nl-NL",
-}
 TITLE = "Bewonersavond"
 Q_QA = "Uw vragen aan het bestuur"
 # B asks first and nobody upvotes it; then B and A ask, and upvote each other's question.
@@ -41,12 +27,6 @@ OLDEST = "Komt er een buurtfeest in de zomer?"
 FROM_B = "Wat kost de renovatie per woning?"
 FROM_A = "Wanneer wordt de lift vervangen?"
 NAME = "Ria de Vries"
-
-
-def nl(message: str, **params: object) -> str:
-    text = translate("nl", message, **params)
-    assert text != (message % params if params else message), f"no Dutch for {message!r}"
-    return text
 
 
 def votes(n: int) -> str:
@@ -57,40 +37,6 @@ def votes(n: int) -> str:
 
 
 SENT = nl("Your question has been sent.")
-
-
-@pytest.fixture
-def contexts(chromium: Browser) -> Iterator[dict[str, BrowserContext]]:
-    made = {
-        name: chromium.new_context(**options)  # type: ignore[arg-type]
-        for name, options in (("facilitator", DESKTOP), ("a", PHONE_A), ("b", PHONE_B))
-    }
-    for context in made.values():
-        context.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield made
-    finally:
-        for context in made.values():
-            context.close()
-
-
-def watch(page: Page, errors: list[str]) -> Page:
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda m: (
-            errors.append(f"console: {m.text}")
-            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda r: (
-            errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None
-        ),
-    )
-    return page
 
 
 def ask(phone: Page, text: str, name: str | None = None) -> None:
@@ -116,7 +62,9 @@ def queued(queue: Page, text: str) -> Locator:
 
 
 def test_qa_session(
-    server: Server, contexts: dict[str, BrowserContext], shoot: Screenshots
+    server: Server,
+    contexts: dict[str, BrowserContext],  # noqa: F811 (the fixture imported above)
+    shoot: Screenshots,
 ) -> None:
     base = server.base_url
     errors: list[str] = []
