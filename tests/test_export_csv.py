@@ -359,3 +359,46 @@ def test_export_says_which_texts_were_approved_or_hidden(db: Database, owner: Fa
             )
     rows = {row[6]: row[9] for row in exported(db, presentation)}
     assert rows == {"tip van ans": "goedgekeurd", "tip van bert": "verborgen", "tip van carla": ""}
+
+
+def test_export_has_a_row_per_q_and_a_entry_in_every_round(
+    db: Database, owner: Facilitator
+) -> None:
+    from app.services import control
+    from app.services import qa as svc_qa
+
+    presentation = make_presentation(db, owner, language="nl")
+    question = make_question(db, owner, presentation, "qa", "Vragen?")
+    make_current(db, question)
+
+    def ask(who: str, text: str) -> None:
+        with db.write_session() as session:
+            status = svc_qa.ask(
+                session=session,
+                presentation_id=presentation.id or 0,
+                question_id=question.id or 0,
+                token_hash=f"token-{who}",
+                text=text,
+                name=None,
+                state="approved",
+            )
+        assert status == svc_qa.QaStatus.SAVED
+
+    with db.write_session() as session:  # a phone that joined (Q&A entries are no ballots)
+        session.add(
+            Participant(
+                presentation_id=presentation.id or 0, token_hash="token-ans", pseudonym="PANS"
+            )
+        )
+    ask("ans", "Wanneer komt de nieuwe huurverhoging?")
+    with db.write_session() as session:
+        control.reset_results(
+            session=session, owner_id=owner.user_id, presentation_id=presentation.id or 0
+        )
+    ask("ans", "En de renovatie?")
+    rows = exported(db, presentation)
+    assert [(r[1], r[2], r[6], r[9]) for r in rows] == [
+        ("1", "1", "Wanneer komt de nieuwe huurverhoging?", "goedgekeurd"),
+        ("1", "2", "En de renovatie?", "goedgekeurd"),
+    ]
+    assert all(len(r) == 10 and r[4] == "qa" for r in rows)

@@ -250,3 +250,12 @@ def test_results_mark_the_correct_answer_once_revealed() -> None:
     assert revealed(question)
     question.state = QuestionState.OPEN
     assert not revealed(question)
+
+
+def test_a_new_quiz_question_starts_with_its_results_hidden(db: Database) -> None:
+    owner = make_user(db)
+    presentation = make_presentation(db, owner)
+    assert not presentation.results_hidden_default
+    quiz = make_question(db, owner, presentation, "quiz", "Hoeveel?", options="*Tien\nTwintig")
+    choice = make_question(db, owner, presentation, "choice", "Kies", options="A\nB")
+    assert (quiz.results_visible, choice.results_visible) == (False, True)

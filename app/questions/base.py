@@ -71,6 +71,8 @@ class QuestionType(ABC):
     order: ClassVar[int] = 100
     # False for slides that only show something (no vote form, no responses, no voting controls).
     takes_votes: ClassVar[bool] = True
+    # True where live results would give something away (a quiz): new questions start hidden.
+    hides_results: ClassVar[bool] = False
 
     @abstractmethod
     def default_config(self, language: str) -> dict[str, Any]:

@@ -130,6 +130,22 @@ def export_rows(session: Session, presentation: Presentation) -> Iterator[tuple[
             if row.moderation in MODERATION_LABELS
             else "",
         )
+    # Q&A questions keep their entries in tables of their own: one row per entry after the
+    # ballots, in question order and round (imported here: services/qa uses this module).
+    from app.services import qa as svc_qa
+
+    asked = sorted(
+        (q_row for q_row in questions.values() if q_row.kind == "qa"),
+        key=lambda q_row: (q_row.position, q_row.round, q_row.id),
+    )
+    for q_row in asked:
+        current_language.set(presentation.language)
+        asked_question = session.get(Question, q_row.id)
+        if asked_question is None:  # deleted while the export ran
+            continue
+        for entry in svc_qa.export_rows(session, presentation, asked_question):
+            # An earlier round is an archived copy: number it like its live question.
+            yield (entry[0], str(q_row.position), str(q_row.round), *entry[2:])
 
 
 def csv_chunks(rows: Iterator[tuple[str, ...]], *, language: str, excel: bool) -> Iterator[str]:

@@ -297,7 +297,8 @@ def add_question(
         kind=kind,
         title=_clean_title(title, 300),
         config=qtype.default_config(presentation.language),
-        results_visible=not presentation.results_hidden_default,
+        # A quiz starts hidden whatever the default: its live counts would give the answer away.
+        results_visible=not (presentation.results_hidden_default or qtype.hides_results),
     )
     session.add(question)
     _touch(presentation)
