@@ -29,15 +29,17 @@ chromium:
 	    apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "The browser tests need Chromium at /usr/bin/chromium (apt-get install chromium)"; exit 1; fi; }
 
-# The whole suite on SQLite, then again on PostgreSQL; the second run fails at once when the
-# server (STEMLAB_TEST_POSTGRES_URL, by default the local one as user postgres) is not there.
+# The whole suite on SQLite, then again on PostgreSQL without the browser tests (they drive
+# the pages; what they store is the same code path the rest of the suite checks on both
+# databases); the second run fails at once when the server (STEMLAB_TEST_POSTGRES_URL, by
+# default the local one as user postgres) is not there. The slowest tests are listed at the end.
 pytest: pytest-sqlite pytest-postgresql
 
 pytest-sqlite: $(STAMP) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
-pytest-postgresql: $(STAMP) chromium
-	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest -q
+pytest-postgresql: $(STAMP)
+	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest -q --durations=15 -m "not browser"
 
 test: lint typecheck pytest
 

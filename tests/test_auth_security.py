@@ -131,6 +131,7 @@ def _unsafe_routes(presentation_id: int, question_id: int) -> list[str]:
         f"/present/{presentation_id}/voting",
         f"/present/{presentation_id}/results",
         f"/present/{presentation_id}/timer",
+        f"/present/{presentation_id}/reset",
         f"/present/{presentation_id}/activate",
         f"/present/{presentation_id}/moderate/approve-waiting",
         f"/present/{presentation_id}/moderate/premoderate",

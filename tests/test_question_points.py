@@ -36,7 +36,7 @@ THREE = {
 }
 LABELS = [i["label"] for i in THREE["items"]]
 ORIGIN = {"Origin": BASE}
-COL_ANSWER, COL_VALUE = 5, 6  # export columns: position, question, type, participant, ...
+COL_ANSWER, COL_VALUE = 6, 7  # export columns: title, position, round, question, type, ...
 ENTER = "Enter whole numbers of points: 0 or more."
 AT_MOST = "You can give at most %(budget)s points."
 TOO_MANY = "That is %(over)s points too many. You can give %(budget)s points in total."

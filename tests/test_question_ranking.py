@@ -35,7 +35,7 @@ THREE = {
 }
 LABELS = [i["label"] for i in THREE["items"]]
 ORIGIN = {"Origin": BASE}
-COL_ANSWER, COL_VALUE = 5, 6  # export columns: position, question, type, participant, ...
+COL_ANSWER, COL_VALUE = 6, 7  # export columns: title, position, round, question, type, ...
 
 
 def config_form(items: str) -> dict[str, list]:

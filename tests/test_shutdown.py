@@ -108,7 +108,13 @@ async def _socket_phone(server, code: str, question_id: str, phone: Phone) -> No
     url = server.url.replace("http", "ws") + f"/ws/p/{code}"
     cookie = {"Cookie": f"stemlab_p={phone.token}"}
     async with websockets.connect(url, origin=server.url, additional_headers=cookie) as ws:
-        await ws.recv()  # the current question
+        try:
+            await ws.recv()  # the current question
+        except websockets.ConnectionClosed as closed:
+            # On a slow machine the signal can come before this phone's first frame: it never
+            # voted, which is allowed; the test still needs enough votes from the others.
+            phone.close_code = closed.rcvd.code if closed.rcvd else None
+            return
         while True:
             key = secrets.token_hex(8)
             try:

@@ -172,13 +172,15 @@
   document.addEventListener("htmx:wsAfterMessage", function () {
     var notice = document.getElementById("pace-refresh");
     var stage = document.getElementById("stage");
-    if (!notice || !stage || !window.htmx) { return; }
+    // A stage without a version ("join again", "ended") is final: nothing to fetch.
+    if (!notice || !stage || !stage.dataset.version || !window.htmx) { return; }
     var wanted = parseInt(notice.dataset.version || "0", 10);
-    var shown = parseInt(stage.dataset.version || "0", 10);
+    var shown = parseInt(stage.dataset.version, 10);
     if (!(wanted > shown) || notice.dataset.fetching === String(wanted)) { return; }
     notice.dataset.fetching = String(wanted);
+    // The answer is the whole page: only its stage replaces this one.
     window.htmx.ajax("GET", window.location.pathname + window.location.search, {
-      target: "#stage", swap: "outerHTML"
+      target: "#stage", swap: "outerHTML", select: "#stage"
     }).catch(function () { notice.dataset.fetching = ""; });
   });
 
