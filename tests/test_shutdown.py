@@ -151,7 +151,14 @@ async def test_sigterm_while_phones_vote_loses_no_acknowledged_vote(tmp_path):
         voting = [_http_phone(server, code, question_id, phone) for phone in http_phones]
         voting += [_socket_phone(server, code, question_id, phone) for phone in socket_phones]
         tasks = [asyncio.create_task(v) for v in voting]
+        # The signal comes while the room votes flat out: once a good number of votes were
+        # saved (a slow machine takes longer to get there), and at least a second in.
         await asyncio.sleep(1.0)
+        async with asyncio.timeout(30):
+            while (
+                sum(said == "saved" for p in http_phones + socket_phones for _, said in p.told) < 40
+            ):
+                await asyncio.sleep(0.05)
         signalled = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
