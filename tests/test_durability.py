@@ -106,6 +106,9 @@ async def test_a_hall_of_500_phones_is_counted_exactly(new_database):
             ws_url,
             origin=server.url,
             additional_headers={"Cookie": f"stemlab_session={session_token}"},
+            # This side's own keepalive is not under test: a busy test process could miss
+            # its pong deadline while 500 phones vote (the server pings on its own).
+            ping_interval=None,
         ) as presenter:
             await presenter.recv()
             limits = httpx.Limits(max_connections=100)

@@ -210,15 +210,25 @@ def test_audience_pace_with_two_phones_at_different_questions(
     shoot_projector(projector, shoot, "pace-projector-progress", docs=True)
 
     # Choosing question 3 on the projector shows its results; the phones stay where they are.
+    shown_before = {
+        phone.name: int(phone.page.locator("#pace-refresh").get_attribute("data-version") or 0)
+        for phone in (phone_a, phone_b)
+    }
     counts.nth(2).locator("button").click()
     expect(projector.locator("#stage h1.question-title")).to_have_text(Q_MULTI)
     expect(projector.locator("#response-count strong")).to_have_text("1")
     stage_version = projector.locator("#stage")
     expect(stage_version).to_have_attribute("data-pace", "audience")
     for phone, title in ((phone_a, Q_SCALE), (phone_b, Q_CLOUD)):
-        notice = phone.page.locator("#pace-refresh")
-        expect(notice).to_have_attribute(
-            "data-version", phone.page.locator("#stage").get_attribute("data-version") or ""
+        # The notice of the move arrives, and the phone fetches its own question again.
+        phone.page.wait_for_function(
+            """(before) => {
+                const notice = +document.getElementById('pace-refresh').dataset.version;
+                return notice > before
+                    && notice === +document.getElementById('stage').dataset.version;
+            }""",
+            arg=shown_before[phone.name],
+            timeout=10_000,
         )
         expect(phone.page.locator("#question-title")).to_have_text(title)
     # Phone A, back at question 1, sees its own saved answer.
