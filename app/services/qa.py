@@ -37,7 +37,7 @@ from app.services import NotFound
 from app.services import moderation as svc_moderation
 from app.services.export import MODERATION_LABELS, iso_utc
 from app.services.presentations import get_presentation
-from app.services.votes import VoteCommand, _insert_unless_taken, _participants
+from app.services.votes import VoteCommand, _participants, insert_unless_taken
 
 KIND = "qa"
 KINDS = frozenset({KIND})
@@ -179,7 +179,7 @@ def upvote(
     if entry.participant_id == participant_id:
         return QaStatus.OWN, question_id
     inserted = session.execute(
-        _insert_unless_taken(session, vote_t)
+        insert_unless_taken(session, vote_t)
         .values(entry_id=entry_id, participant_id=participant_id, created_at=utcnow())
         .returning(vote_t.c.id)
     ).first()

@@ -147,7 +147,7 @@ def _open_questions(
     return {qid: pid for qid, pid, _ in rows}, {qid for qid, _, round_ in rows if round_ > 1}
 
 
-def _insert_unless_taken(session: Session, table: sa.Table) -> Any:
+def insert_unless_taken(session: Session, table: sa.Table) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING: a row that would break a unique constraint is skipped.
 
     On PostgreSQL a row that a concurrent, uncommitted transaction inserted makes this wait
@@ -159,7 +159,8 @@ def _insert_unless_taken(session: Session, table: sa.Table) -> Any:
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"votes are not written to {dialect} databases")
+    # Only the two databases Stemlab supports (app/db.py refuses others at start-up).
+    raise RuntimeError(f"unsupported database for votes: {dialect}")
 
 
 def _participants(
@@ -187,7 +188,7 @@ def _participants(
         ]
         # Skipped rows: another writer added the same phone first (found below), or took the
         # pseudonym just now (tried again with another one).
-        insert = _insert_unless_taken(session, participant_t).returning(
+        insert = insert_unless_taken(session, participant_t).returning(
             participant_t.c.id, participant_t.c.presentation_id, participant_t.c.token_hash
         )
         for part_id, pid, token in session.execute(insert, rows).all():
@@ -349,7 +350,7 @@ def _write_pass(
     ballot_ids: dict[int, int] = {}
     again: list[int] = []
     if inserts:
-        insert = _insert_unless_taken(session, ballot_t).returning(
+        insert = insert_unless_taken(session, ballot_t).returning(
             ballot_t.c.id, ballot_t.c.question_id, ballot_t.c.participant_id
         )
         inserted = {
@@ -363,7 +364,7 @@ def _write_pass(
             else:
                 ballot_ids[i] = new_id
     if updates:
-        session.execute(_insert_unless_taken(session, key_t), history)
+        session.execute(insert_unless_taken(session, key_t), history)
         session.execute(
             sa.update(ballot_t)
             .where(ballot_t.c.id == sa.bindparam("b_id"))
