@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +15,11 @@ from sqlmodel import JSON, Column, Field, SQLModel
 def utcnow() -> datetime:
     """Current time, timezone-aware in UTC (stored as UTC everywhere)."""
     return datetime.now(UTC)
+
+
+def new_key() -> str:
+    """A random identifier that copies share (a run's series, a question's lineage)."""
+    return uuid.uuid4().hex
 
 
 def new_link_token() -> str:
@@ -106,6 +112,19 @@ class Presentation(SQLModel, table=True):
     results_hidden_default: bool = Field(default=False, description="new questions hide results")
     results_on_phones: bool = Field(default=False, description="phones see revealed results")
     pace: str = Field(default=Pace.FACILITATOR, max_length=12, description="who moves on")
+    # Runs: the same presentation given on several dates. Each run is a presentation of its own
+    # (own code, own votes); the runs of one series share `series_key`, and their questions
+    # are matched across runs by Question.lineage.
+    series_key: str = Field(default_factory=new_key, max_length=32, index=True)
+    run_date: date | None = Field(default=None, description="the day this run is given")
+    place: str | None = Field(default=None, max_length=200, description="where it is given")
+    # Groups a participant picks when joining (e.g. huurder, corporatie, gemeente); a group
+    # with fewer answers than group_threshold is never shown apart ("te weinig stemmen").
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    group_threshold: int = Field(default=3)
+    retention_days: int | None = Field(
+        default=None, description="votes are deleted this many days after the run; None: kept"
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -135,6 +154,8 @@ class Question(SQLModel, table=True):
         default=None, foreign_key="question.id", ondelete="CASCADE", index=True
     )
     round: int = Field(default=1, description="the round this question's ballots belong to")
+    # Shared by a question and its copies in other runs of the series (for comparisons).
+    lineage: str = Field(default_factory=new_key, max_length=32, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -153,6 +174,8 @@ class Participant(SQLModel, table=True):
     pseudonym: str = Field(max_length=16)
     nickname: str | None = Field(default=None, max_length=40, description="chosen for a quiz")
     removed_at: datetime | None = Field(default=None, description="removed by the facilitator")
+    group_name: str | None = Field(default=None, max_length=40, description="picked when joining")
+    paper: bool = Field(default=False, description="a paper or hand count the facilitator entered")
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -254,3 +277,18 @@ class QaVote(SQLModel, table=True):
     entry_id: int = Field(foreign_key="qa_entry.id", ondelete="CASCADE")
     participant_id: int = Field(foreign_key="participant.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A facilitator's personal token for /api/v1, stored as a sha256 of the token."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    prefix: str = Field(max_length=12, description="the first characters, to recognise it")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = Field(default=None)
+    revoked_at: datetime | None = Field(default=None)
