@@ -29,8 +29,10 @@ from app.metrics import Metrics
 from app.middleware import SecurityMiddleware
 from app.participants import ParticipantTokens
 from app.routes import (
+    api,
     auth,
     export,
+    groups,
     manage,
     moderation,
     ops,
@@ -38,6 +40,8 @@ from app.routes import (
     presenter,
     qa,
     quiz,
+    reports,
+    runs,
     uploads,
 )
 from app.secret_key import load_secret_key
@@ -127,7 +131,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(logs.RequestContext)  # outermost: its context covers everything below
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(ops.router)
-    for module in (participant, auth, manage, presenter, export, moderation, uploads, qa, quiz):
+    app.include_router(api.router)  # /api/v1: the one documented JSON API
+    for module in (
+        participant,
+        auth,
+        manage,
+        presenter,
+        export,
+        moderation,
+        uploads,
+        qa,
+        quiz,
+        groups,
+        runs,
+        reports,
+    ):
         # Pages and forms for people, not an API: left out of the OpenAPI schema.
         app.include_router(module.router, include_in_schema=False)
     app.include_router(sockets.router)

@@ -154,6 +154,9 @@ class Question(SQLModel, table=True):
         default=None, foreign_key="question.id", ondelete="CASCADE", index=True
     )
     round: int = Field(default=1, description="the round this question's ballots belong to")
+    # What the projector shows beside the results: split by group, earlier round beside this one.
+    split_groups: bool = Field(default=False)
+    compare_rounds: bool = Field(default=False)
     # Shared by a question and its copies in other runs of the series (for comparisons).
     lineage: str = Field(default_factory=new_key, max_length=32, index=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,7 +1,8 @@
 """add_runs_groups_and_api_tokens
 
 Runs of one presentation (series_key shared by the runs, run_date, place; question lineage
-shared by a question's copies in other runs), groups participants pick when joining (and the
+shared by a question's copies in other runs), what the projector shows beside a question's
+results (split by group, the earlier round beside this one), groups participants pick when joining (and the
 threshold below which a group is not shown apart), paper counts (participant.paper), a
 retention period per run, and personal API tokens (stored hashed).
 
@@ -50,9 +51,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('question', schema=None, **_keep()) as batch_op:
         batch_op.add_column(sa.Column('lineage', key, nullable=True))
+        batch_op.add_column(sa.Column('split_groups', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('compare_rounds', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.execute("UPDATE question SET lineage = 'q' || CAST(id AS VARCHAR)")
     with op.batch_alter_table('question', schema=None, **_keep()) as batch_op:
         batch_op.alter_column('lineage', existing_type=key, nullable=False)
+        batch_op.alter_column('split_groups', existing_type=sa.Boolean(), server_default=None)
+        batch_op.alter_column('compare_rounds', existing_type=sa.Boolean(), server_default=None)
         batch_op.create_index(batch_op.f('ix_question_lineage'), ['lineage'], unique=False)
 
     with op.batch_alter_table('participant', schema=None, **_keep()) as batch_op:
@@ -87,6 +92,8 @@ def downgrade() -> None:
         batch_op.drop_column('group_name')
     with op.batch_alter_table('question', schema=None, **_keep()) as batch_op:
         batch_op.drop_index(batch_op.f('ix_question_lineage'))
+        batch_op.drop_column('compare_rounds')
+        batch_op.drop_column('split_groups')
         batch_op.drop_column('lineage')
     with op.batch_alter_table('presentation', schema=None, **_keep()) as batch_op:
         batch_op.drop_index(batch_op.f('ix_presentation_series_key'))
