@@ -42,6 +42,7 @@ from app.routes import (
     quiz,
     reports,
     runs,
+    tokens,
     uploads,
 )
 from app.secret_key import load_secret_key
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         groups,
         runs,
         reports,
+        tokens,
     ):
         # Pages and forms for people, not an API: left out of the OpenAPI schema.
         app.include_router(module.router, include_in_schema=False)
