@@ -41,6 +41,8 @@ HEADER_EN = [
     "Value",
     "Submitted (UTC)",
     "Moderation",
+    "Group",
+    "Source",
 ]
 HEADER_NL = [
     "Presentatie",
@@ -53,6 +55,8 @@ HEADER_NL = [
     "Waarde",
     "Verstuurd (UTC)",
     "Moderatie",
+    "Groep",
+    "Bron",
 ]
 
 
@@ -271,7 +275,8 @@ def test_export_rows_one_row_per_ballot_item(
         (title, "4", "1", "Tips?", "open", bert, '=HYPERLINK("http://evil.example", "klik")', ""),
     ]
     for row in rows:
-        assert len(row) == 10
+        assert len(row) == 12
+        assert row[10:] == ("", "phone")  # no group picked, answered on a phone
         assert row[5] not in pseudonyms  # a pseudonym, never the token hash
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[8])
         moment = datetime.strptime(row[8], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -289,7 +294,7 @@ def test_export_csv_of_a_presentation_round_trips(db: Database, owner: Facilitat
         parsed = parse(text, excel=excel)
         assert parsed[0] == HEADER_EN
         assert len(parsed) == len(rows) + 1
-        assert all(len(row) == 10 for row in parsed)
+        assert all(len(row) == 12 for row in parsed)
         assert parsed[-1][6] == '\'=HYPERLINK("http://evil.example", "klik")'
 
 
@@ -401,4 +406,44 @@ def test_export_has_a_row_per_q_and_a_entry_in_every_round(
         ("1", "1", "Wanneer komt de nieuwe huurverhoging?", "goedgekeurd"),
         ("1", "2", "En de renovatie?", "goedgekeurd"),
     ]
-    assert all(len(r) == 10 and r[4] == "qa" for r in rows)
+    assert all(len(r) == 12 and r[4] == "qa" for r in rows)
+    assert all(r[10:] == ("", "telefoon") for r in rows)
+
+
+def test_export_says_group_and_source(db: Database, owner: Facilitator) -> None:
+    """Each row carries the participant's group and whether it was counted on paper."""
+    from app.services import paper as svc_paper
+
+    presentation = make_presentation(db, owner, language="nl")
+    question = make_question(db, owner, presentation, "choice", "Vraag", options="Ja\nNee")
+    options = ids(question, "options")
+    with db.write_session() as session:
+        row = session.get(Presentation, presentation.id)
+        assert row is not None
+        row.groups = ["huurder", "corporatie"]
+        session.add(row)
+    make_current(db, question)
+    vote(db, question, "ans", {"option": [options["Ja"]]})
+    with db.write_session() as session:
+        session.execute(
+            sa.update(Participant)
+            .where(Participant.token_hash == "token-ans")
+            .values(group_name="=corporatie")
+        )
+        svc_paper.add_batch(
+            session=session,
+            owner_id=owner.user_id,
+            question_id=question.id or 0,
+            form={f"n-{options['Nee']}": ["2"], "group": ["huurder"]},
+        )
+    rows = exported(db, presentation)
+    assert sorted((r[6], r[10], r[11]) for r in rows) == [
+        ("Ja", "=corporatie", "telefoon"),
+        ("Nee", "huurder", "papier"),
+        ("Nee", "huurder", "papier"),
+    ]
+    with db.session() as session:
+        text = "".join(csv_chunks(export_rows(session, presentation), language="nl", excel=False))
+    parsed = parse(text, excel=False)
+    assert parsed[0][10:] == ["Groep", "Bron"]
+    assert ["'=corporatie", "telefoon"] in [r[10:] for r in parsed[1:]]
