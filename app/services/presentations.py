@@ -248,28 +248,49 @@ def delete_presentation(*, session: Session, owner_id: int, presentation_id: int
 def duplicate_presentation(
     *, session: Session, owner_id: int, presentation_id: int, copy_suffix: str
 ) -> Presentation:
-    """A copy with the same questions, a new code and no votes."""
+    """A copy with the same questions, a new code and no votes; a series of its own."""
     original = get_presentation(session=session, owner_id=owner_id, presentation_id=presentation_id)
     title = _clean_title(f"{original.title} {copy_suffix}"[:MAX_TITLE])
+    return copy_presentation(session=session, original=original, title=title, same_series=False)
+
+
+def copy_presentation(
+    *, session: Session, original: Presentation, title: str, same_series: bool
+) -> Presentation:
+    """A copy of an (owner-checked) presentation: its settings and questions, a new join code
+    and link, no votes.
+
+    `same_series`: another run of the same presentation (services/runs.py), which keeps the
+    series key and each question's lineage so runs can be compared; otherwise the copy starts
+    a series of its own and its questions are new ones.
+    """
     copy = create_presentation(
-        session=session, owner_id=owner_id, title=title, language=original.language
+        session=session, owner_id=original.owner_id, title=title, language=original.language
     )
     copy.results_hidden_default = original.results_hidden_default
     copy.results_on_phones = original.results_on_phones
     copy.pace = original.pace
+    copy.groups = list(original.groups)
+    copy.group_threshold = original.group_threshold
+    copy.retention_days = original.retention_days
+    if same_series:
+        copy.series_key = original.series_key
     session.add(copy)
     for question in questions_of(session=session, presentation_id=original.id or 0):
-        session.add(
-            Question(
-                presentation_id=copy.id or 0,
-                position=question.position,
-                kind=question.kind,
-                title=question.title,
-                config=dict(question.config),
-                results_visible=question.results_visible,
-                countdown_seconds=question.countdown_seconds,
-            )
+        twin = Question(
+            presentation_id=copy.id or 0,
+            position=question.position,
+            kind=question.kind,
+            title=question.title,
+            config=dict(question.config),
+            results_visible=question.results_visible,
+            countdown_seconds=question.countdown_seconds,
+            split_groups=question.split_groups,
+            compare_rounds=question.compare_rounds,
         )
+        if same_series:
+            twin.lineage = question.lineage
+        session.add(twin)
     session.flush()
     # Imported here: the uploads service reads questions through this module.
     from app.services import uploads
