@@ -159,13 +159,17 @@ def create_user(settings: Settings, args: argparse.Namespace, *, reset: bool) ->
 
 
 def export(settings: Settings, args: argparse.Namespace) -> None:
+    """Write a presentation's votes: every vote (csv), the summary (summary) or the workbook
+    (xlsx), to a file or standard output."""
     from sqlmodel import select
 
     from app.db import Database
     from app.models import Presentation
-    from app.services.export import csv_chunks, export_rows
+    from app.services.export import csv_chunks, export_rows, summary_csv_chunks, write_xlsx
     from app.services.presentations import normalise_code
 
+    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
+        raise SystemExit("A workbook is binary: give --output FILE (or redirect the output).")
     db = Database(settings)
     try:
         with db.session() as session:
@@ -178,8 +182,22 @@ def export(settings: Settings, args: argparse.Namespace) -> None:
             presentation = session.exec(stmt).first()
             if presentation is None:
                 raise SystemExit(f"No presentation {key!r} (give its number or its join code).")
-            chunks = csv_chunks(
-                export_rows(session, presentation), language=presentation.language, excel=args.excel
+            if args.format == "xlsx":
+                if args.output:
+                    with open(args.output, "wb") as binary:
+                        write_xlsx(session, presentation, binary)
+                else:
+                    write_xlsx(session, presentation, sys.stdout.buffer)
+                    sys.stdout.buffer.flush()
+                return
+            chunks = (
+                summary_csv_chunks(session, presentation, excel=args.excel)
+                if args.format == "summary"
+                else csv_chunks(
+                    export_rows(session, presentation),
+                    language=presentation.language,
+                    excel=args.excel,
+                )
             )
             if args.output:
                 with open(args.output, "w", encoding="utf-8", newline="") as out:
@@ -204,13 +222,23 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument(
             "--password-stdin", action="store_true", help="read the password from standard input"
         )
-    p = sub.add_parser("export", help="write every vote of a presentation as CSV")
+    p = sub.add_parser(
+        "export", help="write a presentation's votes: every vote, the summary or a workbook"
+    )
     p.add_argument("presentation", help="the presentation's number or join code")
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=("csv", "summary", "xlsx"),
+        default="csv",
+        help="csv: every vote (default); summary: a row per question and answer, per group "
+        "(CSV); xlsx: a workbook with a summary sheet and a sheet per question",
+    )
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.add_argument(
         "--excel",
         action="store_true",
-        help="UTF-8 with BOM and ';' separators, for Excel with Dutch settings",
+        help="CSV in UTF-8 with BOM and ';' separators, for Excel with Dutch settings",
     )
     args = parser.parse_args(argv)
     settings = get_settings()

@@ -119,5 +119,5 @@ def test_export_command_matches_the_download(new_database):
     assert result.returncode == 0, result.stderr
     assert result.stdout == downloaded.content
     lines = result.stdout.decode("utf-8-sig").splitlines()
-    assert len(lines) == 3 and lines[0].count(";") == 9
+    assert len(lines) == 3 and lines[0].count(";") == 11
     assert "weet niet" in lines[2]
