@@ -46,13 +46,27 @@ from app.routes import (
     uploads,
 )
 from app.secret_key import load_secret_key
-from app.services import NotFound
+from app.services import NotFound, retention
 from app.stages import StageCache
 from app.templating import render
 from app.web import Limits, LoginRequired, Services, fragment, is_htmx, services
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("stemlab")
+
+
+async def purge_expired_runs(svc: Services) -> None:
+    """The periodic retention job: delete the votes of runs past their retention period."""
+    purged = await asyncio.to_thread(retention.purge_once, db=svc.db, now=svc.clock())
+    for presentation_id in purged.presentations:
+        svc.changed(presentation_id)  # screens and phones of that run show it empty
+    if purged.presentations:
+        log.info(
+            "retention: deleted the votes of %d run(s): %d ballots, %d participants",
+            len(purged.presentations),
+            purged.ballots,
+            purged.participants,
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bus,
             ParticipantTokens(secret_key),
         )
+        ticker.every(retention.PURGE_EVERY_SECONDS, lambda: purge_expired_runs(app.state.services))
         await box.start()
         await ticker.start()
         await bus.start(app.state.services)
