@@ -59,6 +59,7 @@ def stage_context(st: Stage, presence: Presence, now: datetime) -> dict[str, Any
         "progress": st.progress,
         "previous_id": st.previous_id,
         "next_id": st.next_id,
+        "groups": st.groups,
         "connected": presence.count(st.presentation.id or 0),
         "now": now,
         "countdown_now": now,

@@ -18,6 +18,7 @@ from app.models import Ballot, Participant, Presentation
 from app.participants import with_token
 from app.ratelimit import Rate
 from app.services import NotFound
+from app.services import groups as svc_groups
 from app.services.control import stage
 from app.services.presentations import code_expired, get_by_code, get_by_link_token, normalise_code
 from app.stages import CurrentStage, phone_version
@@ -25,6 +26,7 @@ from app.templating import render_block
 from app.voting import Outcome, participant_key, take_vote
 from app.web import (
     PARTICIPANT_COOKIE,
+    FormDep,
     Services,
     ServicesDep,
     SessionDep,
@@ -200,6 +202,8 @@ def link(request: Request, token: str, svc: ServicesDep, session: SessionDep) ->
         return target
     if not svc.limits.hit(svc.limits.mint, "mint", client_ip(request)):
         return _too_many(request, svc, "", svc.limits.mint, "mint")
+    if presentation.groups:  # a new phone picks its group first
+        target = see_other(f"/p/{presentation.join_code}/group")
     _set_participant_cookie(target, with_token(cookie, svc.tokens.issue(presentation.id or 0)), svc)
     return target
 
@@ -208,15 +212,18 @@ def _token_of(request: Request, svc: Services, presentation: Presentation) -> st
     return svc.tokens.find(request.cookies.get(PARTICIPANT_COOKIE), presentation.id or 0)
 
 
-def _my_answer(
-    session: Session, question_id: int, presentation_id: int, token: str
-) -> dict[str, object] | None:
-    participant = session.exec(
+def _me(session: Session, presentation_id: int, token: str) -> Participant | None:
+    return session.exec(
         select(Participant).where(
             Participant.presentation_id == presentation_id,
             Participant.token_hash == participant_key(presentation_id, token),
         )
     ).first()
+
+
+def _my_answer(
+    session: Session, question_id: int, participant: Participant | None
+) -> dict[str, object] | None:
     if participant is None:
         return None
     ballot = session.exec(
@@ -250,9 +257,14 @@ def _stage_page(
     if st is None:  # deleted meanwhile
         return _join_page(request, svc, "", 404, UNKNOWN_CODE)
     ctx = stage_context(st, svc.presence, svc.clock())
-    if answer is None and st.question is not None and token is not None:
-        answer = _my_answer(session, st.question.id or 0, presentation_id, token)
+    me = None
+    wants_me = bool(st.presentation.groups) and block is None
+    if token is not None and (wants_me or (answer is None and st.question is not None)):
+        me = _me(session, presentation_id, token)
+    if answer is None and st.question is not None:
+        answer = _my_answer(session, st.question.id or 0, me)
     ctx.update(
+        my_group=me.group_name if me is not None else None,
         version=phone_version(st.presentation.version),
         answer=answer,
         status=status,
@@ -305,12 +317,79 @@ def participant_page(
     # behind one venue address needs, far below what a script making up a crowd wants.
     if not svc.limits.hit(svc.limits.mint, "mint", client_ip(request)):
         return _too_many(request, svc, code, svc.limits.mint, "mint")
-    response = _stage_page(
-        request, svc, session, presentation_id, None, question_id=_chosen_question(request)
-    )
+    if presentation.groups:
+        # One extra tap before the question: the phone picks its group (or none).
+        response: Response = _pick_page(request, presentation, None, None, 200)
+    else:
+        response = _stage_page(
+            request, svc, session, presentation_id, None, question_id=_chosen_question(request)
+        )
     cookie = with_token(cookie, svc.tokens.issue(presentation_id))
     _set_participant_cookie(response, cookie, svc)
     return response
+
+
+def _pick_page(
+    request: Request,
+    presentation: Presentation,
+    current: str | None,
+    error: str | None,
+    status_code: int,
+) -> HTMLResponse:
+    return page(
+        request,
+        "groups/pick.html",
+        presentation.language,
+        status_code=status_code,
+        presentation=presentation,
+        current=current,
+        error=error,
+    )
+
+
+@router.get("/p/{code}/group", response_class=HTMLResponse)
+def group_page(request: Request, code: str, svc: ServicesDep, session: SessionDep) -> Response:
+    """The group buttons: after joining, and from the small link on the phone page."""
+    presentation = _lookup(session, svc, request, code)
+    if presentation is None:
+        return _unknown(request, svc, code)
+    token = _token_of(request, svc, presentation)
+    if token is None or not presentation.groups or code != presentation.join_code:
+        return see_other(f"/p/{presentation.join_code}")  # joins there (or has no groups)
+    me = _me(session, presentation.id or 0, token)
+    return _pick_page(request, presentation, me.group_name if me else None, None, 200)
+
+
+@router.post("/p/{code}/group", response_class=HTMLResponse)
+def pick_group(
+    request: Request, code: str, svc: ServicesDep, session: SessionDep, form: FormDep
+) -> Response:
+    """Save the phone's group ("": rather not say); anything but one of the presentation's
+    groups is refused and changes nothing."""
+    presentation = _lookup(session, svc, request, code)
+    if presentation is None:
+        return _unknown(request, svc, code)
+    presentation_id = presentation.id or 0
+    token = _token_of(request, svc, presentation)
+    if token is None:
+        return _join_page(request, svc, presentation.join_code, 403, NOT_JOINED)
+    chosen = form.get("group", [""])[0]
+    if not svc.limits.hit(svc.limits.vote, "group", token):
+        error = i18n.translate(presentation.language, TOO_MANY_TRIES)
+        return _pick_page(request, presentation, None, error, 429)
+    try:
+        with svc.db.write_session() as write:
+            svc_groups.pick_group(
+                session=write,
+                presentation_id=presentation_id,
+                token_hash=participant_key(presentation_id, token),
+                group=chosen,
+            )
+    except svc_groups.GroupError as refused:
+        me = _me(session, presentation_id, token)
+        error = refused.text(presentation.language)
+        return _pick_page(request, presentation, me.group_name if me else None, error, 422)
+    return see_other(f"/p/{presentation.join_code}")
 
 
 @router.post("/p/{code}/vote", response_class=HTMLResponse)

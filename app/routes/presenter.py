@@ -61,6 +61,8 @@ def _screen(
             if st.audience_paced
             else []
         ),
+        # The round comparison's control and key, once a question has an earlier round.
+        has_rounds=control.has_rounds(session=session, presentation_id=presentation_id),
         moderation_url=(
             MODERATION_PATH.format(presentation_id=presentation_id)
             if _has_route(request, MODERATION_PATH)
@@ -167,6 +169,48 @@ def results(
             owner_id=facilitator.id,
             presentation_id=presentation_id,
             visible=form.get("value", [""])[0] == "show",
+            now=svc.clock(),
+        )
+    svc.changed(presentation_id)
+    return _back(request, presentation_id, form)
+
+
+@router.post("/present/{presentation_id}/split")
+def split(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
+) -> Response:
+    """Show (value=on) or stop showing the current question's results split by group."""
+    with svc.db.write_session() as session:
+        control.set_split_groups(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            on=form.get("value", [""])[0] == "on",
+            now=svc.clock(),
+        )
+    svc.changed(presentation_id)
+    return _back(request, presentation_id, form)
+
+
+@router.post("/present/{presentation_id}/compare")
+def compare(
+    request: Request,
+    presentation_id: int,
+    facilitator: CsrfFacilitator,
+    svc: ServicesDep,
+    form: FormDep,
+) -> Response:
+    """Show (value=on) or stop showing the previous round beside the current one."""
+    with svc.db.write_session() as session:
+        control.set_compare_rounds(
+            session=session,
+            owner_id=facilitator.id,
+            presentation_id=presentation_id,
+            on=form.get("value", [""])[0] == "on",
             now=svc.clock(),
         )
     svc.changed(presentation_id)

@@ -22,6 +22,7 @@ from app.models import (
 from app.questions import get_type
 from app.questions.base import Results
 from app.services import NotFound
+from app.services.groups import GroupViews, views
 from app.services.presentations import (
     DEFAULT_COUNTDOWN,
     get_presentation,
@@ -66,6 +67,8 @@ class Stage:
     progress: list[Progress] | None = None
     previous_id: int | None = None
     next_id: int | None = None
+    # Beside the results: per group, how many of each group answered, the previous round.
+    groups: GroupViews | None = None
 
     @property
     def audience_paced(self) -> bool:
@@ -288,6 +291,44 @@ def set_results_visible(
     return question
 
 
+def set_split_groups(
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    on: bool,
+    now: datetime | None = None,
+) -> Question:
+    """Show the current question's results split by group beside the normal ones, or not."""
+    presentation, question = _current_owned(session, owner_id, presentation_id)
+    _active(session, presentation, now)
+    if question.split_groups != on:
+        question.split_groups = on
+        presentation.version += 1
+        session.add(question)
+        session.add(presentation)
+    return question
+
+
+def set_compare_rounds(
+    *,
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    on: bool,
+    now: datetime | None = None,
+) -> Question:
+    """Show the previous round of the current question beside this one, or not."""
+    presentation, question = _current_owned(session, owner_id, presentation_id)
+    _active(session, presentation, now)
+    if question.compare_rounds != on:
+        question.compare_rounds = on
+        presentation.version += 1
+        session.add(question)
+        session.add(presentation)
+    return question
+
+
 def reset_results(
     *,
     session: Session,
@@ -353,6 +394,17 @@ def rounds_of(*, session: Session, question_id: int) -> list[Question]:
     return list(session.execute(stmt).scalars())
 
 
+def has_rounds(*, session: Session, presentation_id: int) -> bool:
+    """Whether any question of a presentation has an archived earlier round."""
+    stmt = (
+        sa.select(question_t.c.id)
+        .where(question_t.c.presentation_id == presentation_id)
+        .where(question_t.c.parent_id.is_not(None))
+        .limit(1)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def stage(
     *,
     session: Session,
@@ -392,6 +444,15 @@ def stage(
     if question is not None and with_results:
         results = get_type(question.kind).tally(session, question.id or 0, question.config)
     st = Stage(presentation, question, index, len(questions), results)
+    if question is not None and (question.split_groups or question.compare_rounds):
+        shown = results is not None and (phone or question.results_visible)
+        st.groups = views(
+            session=session,
+            presentation=presentation,
+            question=question,
+            results_shown=shown and get_type(question.kind).takes_votes,
+            projector=not phone,
+        )
     if audience and index:
         st.previous_id = questions[index - 2].id if index > 1 else None
         st.next_id = questions[index].id if index < len(questions) else None
