@@ -172,9 +172,8 @@ def test_new_run_and_details_through_the_forms(client, db):
     assert f"/manage/presentations/{run_id}/compare" in listing.text
     fragment = client.get(f"/manage/presentations/{first.id}/runs", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
-    assert (
-        "16-09-2026" in fragment.text and "Compare runs" in fragment.text
-    ) or "Vergelijk" in fragment.text
+    assert "16-09-2026" in fragment.text
+    assert f"/manage/presentations/{first.id}/compare" in fragment.text
 
 
 @pytest.mark.parametrize(
