@@ -82,10 +82,11 @@ def _group_name(group: str) -> str:
 def _joined(session: Session, presentation: Presentation) -> tuple[int, int, dict[str, int]]:
     """Participants who took part (not removed): all, on paper, and per group."""
     p = Participant.__table__  # type: ignore[attr-defined]
-    stmt = (
-        sa.select(sa.func.coalesce(p.c.group_name, NO_GROUP), p.c.paper, sa.func.count())
+    group = sa.func.coalesce(p.c.group_name, NO_GROUP)  # one expression: PostgreSQL
+    stmt = (  # matches GROUP BY to SELECT by expression, bound parameters included
+        sa.select(group, p.c.paper, sa.func.count())
         .where(p.c.presentation_id == presentation.id, p.c.removed_at.is_(None))
-        .group_by(sa.func.coalesce(p.c.group_name, NO_GROUP), p.c.paper)
+        .group_by(group, p.c.paper)
     )
     total = paper = 0
     by_group: dict[str, int] = {}
