@@ -142,3 +142,16 @@ def test_two_runs_have_no_trend_line_but_a_change(client, db):
 def test_trend_points_follow_the_values():
     points = runs.trend_points([0.0, None, 1.0, 0.5], 0.0, 1.0, width=120, height=32)
     assert points == [(0.0, 32.0), (80.0, 0.0), (120.0, 16.0)]
+
+
+def test_slides_are_left_out_and_open_questions_count_responses(db):
+    owner = make_user(db)
+    first = make_presentation(db, owner)
+    make_question(db, owner, first, "content", "Welkom")
+    make_question(db, owner, first, "open", "Tips")
+    second = new_run(db, owner, first, date(2026, 1, 1))
+    vote(db, questions(db, second)[1], "a", {"text": ["Meer koffie"]})
+    with db.session() as session:
+        comparison = runs.compare(session=session, owner_id=owner.user_id, presentation_id=first.id)
+    assert [(q.title, q.measure, q.rows) for q in comparison.questions] == [("Tips", "", [])]
+    assert comparison.questions[0].responses == [1, 0]  # the undated first run comes last

@@ -164,3 +164,13 @@ def test_privacy_link_in_both_languages():
     en = render("_privacy_link.html", "en", {})
     assert 'href="/privacy?lang=nl&amp;code=12345678"' in nl and "Privacy: wat we bewaren" in nl
     assert 'href="/privacy?lang=en"' in en and "Privacy: what we store" in en
+
+
+def test_join_and_participant_pages_link_to_the_privacy_page(client, db):
+    owner = make_user(db)
+    run = make_presentation(db, owner, language="en")
+    assert 'href="/privacy?lang=nl"' in client.get("/", headers={"Accept-Language": "nl"}).text
+    phone = client.get(f"/p/{run.join_code}")
+    assert phone.status_code == 200
+    link = f'href="/privacy?lang=en&amp;code={run.join_code}"'
+    assert link in phone.text and "Privacy: what we store" in phone.text

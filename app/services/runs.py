@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.models import Ballot, Participant, Presentation, Question
+from app.questions import get_type
 from app.questions.text import clean_text
 from app.services import stats
 from app.services.presentations import (
@@ -277,7 +278,14 @@ def _lineages(per_run: list[list[Question]]) -> list[str]:
 def compare(*, session: Session, owner_id: int, presentation_id: int) -> Comparison:
     """Every question of the series across its runs, with numbers from services/stats."""
     runs = runs_of(session=session, owner_id=owner_id, presentation_id=presentation_id)
-    per_run = [questions_of(session=session, presentation_id=run.id or 0) for run in runs]
+    per_run = [
+        [
+            q
+            for q in questions_of(session=session, presentation_id=run.id or 0)
+            if get_type(q.kind).takes_votes  # slides have nothing to compare
+        ]
+        for run in runs
+    ]
     numbers = stats.question_stats(
         session, [q.id or 0 for questions in per_run for q in questions], by_group=False
     )
