@@ -131,6 +131,14 @@ def test_two_runs_compared(
     expect(page.locator(".compare-runs li")).to_have_count(2)
     expect(page.locator("svg.sparkline")).to_have_count(0)  # a trend needs three runs
     shoot(page, "runs-compare", full_page=True)
+    # Printable: without the menu and buttons, on A4.
+    page.emulate_media(media="print")
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.locator(".no-print")).to_be_hidden()
+    expect(section).to_be_visible()
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 1
+    page.emulate_media(media="screen")
     # The first run's own page still counts its own two answers only.
     page.goto(f"{base}/manage/presentations/{first_id}/runs")
     rows = page.locator("table.runs-table tbody tr")
