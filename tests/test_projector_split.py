@@ -66,23 +66,37 @@ def _frame(client, presentation) -> str:
     return frame
 
 
-def _rows(html: str) -> dict[str, str]:
-    """Split table rows by group ("*": everyone)."""
-    rows: dict[str, str] = {}
-    for chunk in html.split('<tr class="split-row')[1:]:
-        chunk = chunk.split("</tr>")[0]
-        name = "*" if "data-everyone" in chunk else re.search(r'data-group="([^"]*)"', chunk)[1]
-        rows[name] = chunk
+COLUMN = r'(data-everyone|data-group="[^"]*")'
+
+
+def _column(attribute: str) -> str:
+    return "*" if attribute == "data-everyone" else attribute[len('data-group="') : -1]
+
+
+def _rows(html: str) -> dict[str, dict]:
+    """The split by group ("*": everyone): responses and values, or too few."""
+    if 'class="group-split"' not in html:
+        return {}
+    section = html.split('class="group-split"', 1)[1].split("</section>", 1)[0]
+    rows: dict[str, dict] = {}
+    for attribute in re.findall(r'<th scope="col"(?: class="everyone")? ' + COLUMN, section):
+        rows[_column(attribute)] = {"responses": None, "values": [], "too_few": False}
+    for attribute, n in re.findall(r'class="group-responses[^"]*" ' + COLUMN + r">(\d+)<", section):
+        rows[_column(attribute)]["responses"] = int(n)
+    cells = r'class="split-cell[^"]*" ' + COLUMN + r'>.*?class="split-value">([^<]*)<'
+    for attribute, value in re.findall(cells, section, re.S):
+        rows[_column(attribute)]["values"].append(value)
+    for name, text in re.findall(r'<li class="too-few" data-group="([^"]*)">(.*?)</li>', section):
+        rows[name] = {"responses": None, "values": [], "too_few": True, "text": text}
     return rows
 
 
-def _values(row: str) -> list[str]:
-    return re.findall(r'class="split-value">([^<]*)<', row)
+def _values(row: dict) -> list[str]:
+    return row["values"]
 
 
-def _responses(row: str) -> int | None:
-    found = re.search(r'class="group-responses">(\d+)<', row)
-    return int(found[1]) if found else None
+def _responses(row: dict) -> int | None:
+    return row["responses"]
 
 
 def _answered(html: str) -> dict[str, int]:
@@ -122,7 +136,7 @@ def test_the_split_shows_each_groups_share_and_hides_small_groups(client, db, ro
     _, presentation, question, csrf = room
     _cast_all(db, question)
     plain = _frame(client, presentation)
-    assert "split-row" not in plain and "group-answered" not in plain
+    assert "group-split" not in plain and "group-answered" not in plain
     assert 'data-split="off"' in plain
     _post(client, presentation, csrf, "split", value="on")
     frame = _frame(client, presentation)
@@ -135,9 +149,8 @@ def test_the_split_shows_each_groups_share_and_hides_small_groups(client, db, ro
     assert _responses(rows["corporatie"]) == 3 and _values(rows["corporatie"]) == ["0%", "100%"]
     # Two from the municipality and one without a group: below the threshold of 3, no numbers.
     for small in ("gemeente", ""):
-        assert TOO_FEW in rows[small]
-        text = re.sub(r"<[^>]+>", "", rows[small].split("</th>", 1)[1])
-        assert not re.search(r"\d", text), rows[small]
+        assert rows[small]["too_few"] and TOO_FEW in rows[small]["text"]
+        assert not re.search(r"\d", re.sub(r"<[^>]+>", "", rows[small]["text"])), rows[small]
     # Voting is open: who answered, per group (a count of people, not of answers).
     assert _answered(frame) == {"huurder": 3, "corporatie": 3, "gemeente": 2, "": 1}
     # The page the projector loads shows the same, and the control to turn it off.
@@ -147,7 +160,7 @@ def test_the_split_shows_each_groups_share_and_hides_small_groups(client, db, ro
     closed = _frame(client, presentation)
     assert "group-answered" not in closed and _values(_rows(closed)["huurder"]) == ["67%", "33%"]
     _post(client, presentation, csrf, "split", value="off")
-    assert "split-row" not in _frame(client, presentation)
+    assert "group-split" not in _frame(client, presentation)
 
 
 def test_a_lower_threshold_shows_the_small_group(client, db, room):
@@ -164,7 +177,7 @@ def test_a_lower_threshold_shows_the_small_group(client, db, room):
     _post(client, presentation, csrf, "split", value="on")
     rows = _rows(_frame(client, presentation))
     assert _responses(rows["gemeente"]) == 2 and _values(rows["gemeente"]) == ["100%", "0%"]
-    assert TOO_FEW in rows[""]
+    assert rows[""]["too_few"]
 
 
 def test_hidden_results_show_only_who_answered(client, db, room):
@@ -173,7 +186,7 @@ def test_hidden_results_show_only_who_answered(client, db, room):
     _post(client, presentation, csrf, "split", value="on")
     _post(client, presentation, csrf, "results", value="hide")
     frame = _frame(client, presentation)
-    assert "split-row" not in frame and "split-value" not in frame
+    assert "group-split" not in frame and "split-value" not in frame
     assert _answered(frame) == {"huurder": 3, "corporatie": 3, "gemeente": 2, "": 1}
 
 
@@ -189,7 +202,7 @@ def test_the_split_follows_new_votes_live(client, db, room):
         client.app.state.services.changed(presentation.id)
         for _ in range(40):
             frame = ws.receive_text()
-            if _values(_rows(frame).get("huurder", "")) == ["75%", "25%"]:
+            if _rows(frame).get("huurder", {}).get("values") == ["75%", "25%"]:
                 break
         else:
             raise AssertionError("the split did not follow the vote")
@@ -208,7 +221,7 @@ def test_phones_see_the_split_only_with_results_on_phones(client, db, room):
         phone.get(f"/p/{presentation.join_code}").text,
         fragments.phone_frame(presentation.id).text,
     ):
-        assert "split-row" not in text and TOO_FEW not in text and "group-answered" not in text
+        assert "group-split" not in text and TOO_FEW not in text and "group-answered" not in text
     response = client.post(
         f"/manage/presentations/{presentation.id}",
         data={
@@ -226,11 +239,12 @@ def test_phones_see_the_split_only_with_results_on_phones(client, db, room):
     ):
         rows = _rows(text)
         assert _values(rows["huurder"]) == ["67%", "33%"]
-        assert TOO_FEW in rows["gemeente"] and _values(rows["gemeente"]) == []
+        assert rows["gemeente"]["too_few"] and _values(rows["gemeente"]) == []
+        assert TOO_FEW in text
         assert "group-answered" not in text  # who answered is for the projector only
     # Hidden again: nothing of it on phones.
     _post(client, presentation, csrf, "results", value="hide")
-    assert "split-row" not in fragments.phone_frame(presentation.id).text
+    assert "group-split" not in fragments.phone_frame(presentation.id).text
 
 
 def test_split_and_compare_need_the_owner(client, db, room):
@@ -319,7 +333,7 @@ def test_split_of_a_scale_shows_the_mean_per_group(client, db, room):
     rows = _rows(_frame(client, presentation))
     assert _values(rows["huurder"]) == ["4,0"] and _values(rows["corporatie"]) == ["1,7"]
     assert _values(rows["*"]) == ["3,1"]  # 22 / 7
-    assert TOO_FEW in rows["gemeente"]
+    assert rows["gemeente"]["too_few"]
 
 
 def test_version_is_bumped_by_the_toggles(client, db, room):
