@@ -233,6 +233,9 @@ def test_paper_card_over_http(client, db: Database) -> None:
     assert tally(db, question).responses == 3
 
     key = re.search(r"/paper/([a-z0-9]+)/delete", page).group(1)
+    unsigned = client.post(f"/manage/questions/{question.id}/paper/{key}/delete")
+    assert unsigned.status_code == 403
+    assert tally(db, question).responses == 3
     removed = client.post(
         f"/manage/questions/{question.id}/paper/{key}/delete",
         data={"csrf_token": csrf},

@@ -60,6 +60,7 @@ def test_report_numbers_and_open_answers(client, db: Database, owner) -> None:
     assert "Ja 5 71,4" in text and "Nee 2 28,6" in text
     # Scale: mean 3,67 with its spread.
     assert "Huurders 3 100,0 3,67 1,25" in text
+    assert "Huurders 1: 0 · 2: 1 · 3: 0 · 4: 1 · 5: 1" in text  # the scale's distribution
     # Groups: huurder 6 on the choice question, corporatie too few everywhere.
     assert "huurder: 6" in text
     assert "corporatie: te weinig stemmen" in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -62,6 +63,10 @@ class ReportQuestion:
     texts: list[str] = field(default_factory=list)
     more_texts: int = 0
     groups: list[GroupCount] = field(default_factory=list)
+    # Scale questions: per statement the distribution over the values (the projector's tally).
+    scale_rows: list[dict[str, Any]] = field(default_factory=list)
+    scale_max: int = 0
+    scale_labels: tuple[str, str] = ("", "")
 
 
 @dataclass
@@ -184,6 +189,14 @@ def build(session: Session, presentation: Presentation) -> Report:
                 share = round(100 * count / responses, 1) if responses else None
                 rows.append((label, count, share, mean, spread))
             entry.bars = _bars(rows)
+            if question.kind == "scale":
+                result = get_type("scale").tally(session, question.id, question.config)
+                entry.scale_rows = result.data["rows"]
+                entry.scale_max = int(question.config["max"])
+                entry.scale_labels = (
+                    str(question.config.get("low_label") or ""),
+                    str(question.config.get("high_label") or ""),
+                )
         entry.groups = [
             GroupCount(_group_name(g), None if g in one.too_few else one.responses[g])
             for g in order
