@@ -125,3 +125,24 @@ def test_summary_download_is_the_owners_only(client, db: Database) -> None:
     other = make_user(db, "bob@example.org")
     login(client, other.email)
     assert client.get(url).status_code == 404
+
+
+def test_numbers_with_decimals_and_word_clouds(db: Database, owner: Facilitator) -> None:
+    from tests.conftest import cast, make_current, make_presentation, make_question
+
+    presentation = make_presentation(db, owner, language="en")
+    numeric = make_question(
+        db, owner, presentation, "numeric", "Hoeveel?", decimals="1", unit="km", max="100"
+    )
+    cloud = make_question(db, owner, presentation, "wordcloud", "In één woord")
+    make_current(db, numeric)
+    cast(db, numeric, "ans", {"number": ["3,5"]})
+    cast(db, numeric, "bert", {"number": ["4"]})
+    make_current(db, cloud)
+    cast(db, cloud, "ans", {"word": ["Samen", "Rust"]})
+    cast(db, cloud, "bert", {"word": ["samen"]})
+    rows = rows_of(db, presentation)
+    number = next(r for r in rows if r[2] == "Hoeveel?")
+    assert number[5:] == ("km", 2, 2, 100.0, 3.75, 0.25, 0)
+    words = [(r[5], r[7]) for r in rows if r[2] == "In één woord"]
+    assert words == [("samen", 2), ("rust", 1)]
