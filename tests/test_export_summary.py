@@ -146,3 +146,21 @@ def test_numbers_with_decimals_and_word_clouds(db: Database, owner: Facilitator)
     assert number[5:] == ("km", 2, 2, 100.0, 3.75, 0.25, 0)
     words = [(r[5], r[7]) for r in rows if r[2] == "In één woord"]
     assert words == [("samen", 2), ("rust", 1)]
+
+
+def test_summary_leaves_the_callers_language_alone(db: Database, owner: Facilitator) -> None:
+    """Another caller (the API, a page) keeps its own language while reading a summary."""
+    from app.i18n import current_language
+    from app.services import report
+
+    built = build(db, owner, language="nl")
+    token = current_language.set("en")
+    try:
+        rows = rows_of(db, built.presentation)
+        with db.session() as session:
+            made = report.build(session, built.presentation)
+        assert current_language.get() == "en"
+    finally:
+        current_language.reset(token)
+    assert ("Iedereen", "Ja") in {(r[4], r[5]) for r in rows}
+    assert made.questions[0].kind_label == "Meerkeuzevraag"

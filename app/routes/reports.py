@@ -12,7 +12,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from app.i18n import current_language
 from app.questions.base import count_ballots
 from app.services import paper as svc_paper
 from app.services import report as svc_report
@@ -138,12 +137,7 @@ def report(
         session=session, owner_id=facilitator.id, presentation_id=presentation_id
     )
     # In the presentation's language (like the exports), whatever the facilitator reads in.
-    language = presentation.language
-    token = current_language.set(language)
-    try:
-        built = svc_report.build(session, presentation)
-    finally:
-        current_language.reset(token)
-    response = page(request, "reports/report.html", language, report=built)
+    built = svc_report.build(session, presentation)
+    response = page(request, "reports/report.html", presentation.language, report=built)
     response.headers["Cache-Control"] = "no-store"
     return response

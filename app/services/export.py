@@ -13,7 +13,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.i18n import _l, current_language, gettext, translate
+from app.i18n import _l, current_language, translate
 from app.models import Ballot, BallotItem, Participant, Presentation, QaEntry, Question
 from app.questions import get_type
 from app.services.paper import paper_counts
@@ -280,7 +280,9 @@ def summary_questions(session: Session, presentation: Presentation) -> list[Summ
     ]
 
 
-def answer_keys(question: SummaryQuestion, stats: QuestionStats) -> list[tuple[str, str]]:
+def answer_keys(
+    question: SummaryQuestion, stats: QuestionStats, language: str
+) -> list[tuple[str, str]]:
     """(key, label) of the answers a question's summary has a row for, in a sensible order."""
     config = question.config
     if question.kind in ("choice", "quiz"):
@@ -301,7 +303,7 @@ def answer_keys(question: SummaryQuestion, stats: QuestionStats) -> list[tuple[s
         counted = sorted(stats.of().items(), key=lambda kv: (-kv[1].count, kv[0]))
         return [(key, key) for key, _ in counted[:MAX_WORDS]]
     if question.kind == "open":
-        return [("text", gettext(ANSWERS))]
+        return [("text", translate(language, ANSWERS))]
     return sorted((key, key) for key in stats.of())
 
 
@@ -334,7 +336,7 @@ def summary_rows(session: Session, presentation: Presentation) -> Iterator[tuple
 
     Two queries for every question's numbers (services/stats), one for the paper counts.
     """
-    current_language.set(presentation.language)
+    language = presentation.language
     questions = summary_questions(session, presentation)
     ids = [q.id for q in questions]
     stats = question_stats(
@@ -343,16 +345,19 @@ def summary_rows(session: Session, presentation: Presentation) -> Iterator[tuple
     paper = paper_counts(session, ids)
     groups = _group_order(presentation, stats)
     for question in questions:
-        current_language.set(presentation.language)
         one = stats[question.id]
-        keys = answer_keys(question, one)
-        type_label = gettext(get_type(question.kind).label)
+        keys = answer_keys(question, one, language)
+        type_label = translate(language, get_type(question.kind).label)
         head = (question.position, question.round, question.title, type_label)
         scale = _scale(question)
         for group in [ALL, *groups]:
-            name = gettext(EVERYONE) if group == ALL else (group or gettext(NO_GROUP_LABEL))
+            name = (
+                translate(language, EVERYONE)
+                if group == ALL
+                else (group or translate(language, NO_GROUP_LABEL))
+            )
             if group in one.too_few:
-                yield (*head, name, gettext(TOO_FEW), None, None, None, None, None, None)
+                yield (*head, name, translate(language, TOO_FEW), *([None] * 6))
                 continue
             if group != ALL and group not in one.responses:
                 continue  # nobody of this group answered this question

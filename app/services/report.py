@@ -130,7 +130,14 @@ def _bars(rows: list[tuple[str, int, float | None, float | None, float | None]])
 
 def build(session: Session, presentation: Presentation) -> Report:
     """Everything the report page shows, in the presentation's language."""
-    current_language.set(presentation.language)
+    token = current_language.set(presentation.language)
+    try:
+        return _build(session, presentation)
+    finally:
+        current_language.reset(token)
+
+
+def _build(session: Session, presentation: Presentation) -> Report:
     threshold = max(presentation.group_threshold, 1)
     questions = summary_questions(session, presentation)
     ids = [q.id for q in questions]
@@ -180,7 +187,7 @@ def build(session: Session, presentation: Presentation) -> Report:
         else:
             scale = _scale(question)
             rows = []
-            for key, label in answer_keys(question, one):
+            for key, label in answer_keys(question, one, presentation.language):
                 stat = one.of().get(key)
                 count = stat.count if stat else 0
                 mean = spread = None
