@@ -315,3 +315,51 @@ def test_deleting_one_run_leaves_the_others_and_their_votes(client, db):
     assert numbers[questions(db, third)[0].id].responses[stats.ALL] == 3
     assert client.get(f"/manage/presentations/{second.id}/runs").status_code == 404
     assert client.get(f"/manage/presentations/{first.id}/compare").status_code == 200
+
+
+def test_the_services_check_dates_and_places_themselves(db):
+    """Callers other than the forms (the API) get the same checks."""
+    owner, first = _series(db)
+    before = _state(db)
+    for run_date, place in ((date(1900, 1, 1), None), (date(2026, 1, 1), "x" * 201)):
+        with pytest.raises(EditError), db.write_session() as session:
+            runs.set_run_details(
+                session=session,
+                owner_id=owner.user_id,
+                presentation_id=first.id,
+                run_date=run_date,
+                place=place,
+                retention_days=None,
+            )
+        with pytest.raises(EditError), db.write_session() as session:
+            runs.new_run(
+                session=session,
+                owner_id=owner.user_id,
+                presentation_id=first.id,
+                run_date=run_date,
+                place=place,
+            )
+    with pytest.raises(EditError), db.write_session() as session:
+        runs.set_run_details(
+            session=session,
+            owner_id=owner.user_id,
+            presentation_id=first.id,
+            run_date=None,
+            place=None,
+            retention_days=0,
+        )
+    assert _state(db) == before
+    with db.write_session() as session:
+        saved = runs.set_run_details(
+            session=session,
+            owner_id=owner.user_id,
+            presentation_id=first.id,
+            run_date=date(2026, 4, 1),
+            place="  Wijkcentrum \u200b Noord ",
+            retention_days=365,
+        )
+    assert (saved.run_date, saved.place, saved.retention_days) == (
+        date(2026, 4, 1),
+        "Wijkcentrum Noord",
+        365,
+    )

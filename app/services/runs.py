@@ -16,7 +16,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from app.models import Ballot, Participant, Presentation, Question
+from app.models import Ballot, Participant, Presentation, Question, utcnow
 from app.questions import get_type
 from app.questions.text import clean_text
 from app.services import stats
@@ -87,7 +87,15 @@ def parse_run_date(raw: str, *, today: date) -> date | None:
         value = None
     if value is None:
         raise EditError("Enter the date as day, month and year.")
-    if not date(FIRST_YEAR, 1, 1) <= value <= today.replace(year=today.year + YEARS_AHEAD):
+    return check_run_date(value, today=today)
+
+
+def check_run_date(value: date | None, *, today: date | None = None) -> date | None:
+    """A run's date if it is not absurd: from the year FIRST_YEAR to YEARS_AHEAD years on."""
+    if value is None:
+        return None
+    today = today or utcnow().date()
+    if not FIRST_YEAR <= value.year <= today.year + YEARS_AHEAD:
         raise EditError(
             "Choose a date between %(first)s and %(last)s.",
             first=FIRST_YEAR,
@@ -96,8 +104,9 @@ def parse_run_date(raw: str, *, today: date) -> date | None:
     return value
 
 
-def parse_place(raw: str) -> str | None:
-    place = " ".join(clean_text(raw).split())
+def parse_place(raw: str | None) -> str | None:
+    """Where a run is given, on one line (empty: not said)."""
+    place = " ".join(clean_text(raw or "").split())
     if len(place) > MAX_PLACE:
         raise EditError("The place can have at most %(n)s characters.", n=MAX_PLACE)
     return place or None
@@ -128,6 +137,7 @@ def new_run(
 ) -> Presentation:
     """Another run of the presentation: the same questions and settings, a new join code,
     no votes; in the same series, its questions in the same lineages."""
+    run_date, place = check_run_date(run_date), parse_place(place)
     original = get_presentation(session=session, owner_id=owner_id, presentation_id=presentation_id)
     run = copy_presentation(
         session=session, original=original, title=original.title, same_series=True
@@ -149,8 +159,7 @@ def set_run_details(
     retention_days: int | None,
 ) -> Presentation:
     """Save when and where a run is given and how long its votes are kept."""
-    if place is not None and len(place) > MAX_PLACE:
-        raise EditError("The place can have at most %(n)s characters.", n=MAX_PLACE)
+    run_date, place = check_run_date(run_date), parse_place(place)
     if retention_days is not None and not 1 <= retention_days <= MAX_RETENTION_DAYS:
         raise EditError(
             "Enter a number of days from 1 to %(n)s, or leave it empty to keep the votes.",
