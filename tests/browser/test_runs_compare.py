@@ -109,6 +109,8 @@ def test_two_runs_compared(
     second_code = page.locator("p strong.mono").first.inner_text().replace(" ", "")
     assert second_code != server.join_code
     expect(page.locator("#runs-list tbody tr")).to_have_count(2)
+    page.locator("#runs-list").scroll_into_view_if_needed()
+    shoot(page, "runs-card")
     _run_votes(base, page, second_id, second_code, screens, RUN_2)
 
     # The comparison, reached from the runs card.
