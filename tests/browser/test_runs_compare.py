@@ -146,3 +146,15 @@ def test_two_runs_compared(
     rows = page.locator("table.runs-table tbody tr")
     expect(rows.locator("td.num")).to_have_text(["2", "2"])
     assert facilitator.errors == [], facilitator.errors
+
+    # A phone of run 2 follows the privacy link: the page in the run's language, with how
+    # long this run's answers are kept.
+    phone = Watched(screens["phone A"].new_page(), "phone A")
+    phone.page.goto(f"{base}/p/{second_code}")
+    phone.page.get_by_role("link", name=nl("Privacy: what we store")).click()
+    expect(phone.page.locator("h1")).to_have_text(nl("Privacy: what we store"))
+    expect(phone.page.locator("#privacy-run")).to_contain_text(
+        nl("For this session: the answers are kept until the organiser deletes them.")
+    )
+    shoot(phone.page, "privacy-phone", full_page=True)
+    assert phone.errors == [], phone.errors
