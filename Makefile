@@ -32,16 +32,21 @@ chromium:
 # The whole suite on SQLite, then again on PostgreSQL without the browser tests (they drive
 # the pages; what they store is the same code path the rest of the suite checks on both
 # databases); the second run fails at once when the server (STEMLAB_TEST_POSTGRES_URL, by
-# default the local one as user postgres) is not there. The slowest tests are listed at the end.
-# (pytest-xdist is installed: `-n 2 --dist loadfile` halves the time, but the real-server load
-# tests then share the two cores and flake; they need a serial group first.)
+# default the local one as user postgres) is not there. Each pass runs most files in two
+# processes (pytest-xdist, a file per process: much of the suite waits on servers and
+# browsers), then the real-server load tests one at a time (`serial`, tests/conftest.py), so
+# their timing never shares the cores. The slowest tests are listed at the end.
+PYTEST_PARALLEL := -q -n 2 --dist loadfile --durations=15
+PYTEST_SERIAL := -q --durations=10 -m serial
 pytest: pytest-sqlite pytest-postgresql
 
 pytest-sqlite: $(STAMP) chromium
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not serial"
+	$(BIN)/pytest $(PYTEST_SERIAL)
 
 pytest-postgresql: $(STAMP)
-	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest -q --durations=15 -m "not browser"
+	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_PARALLEL) -m "not serial and not browser"
+	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_SERIAL)
 
 test: lint typecheck pytest
 

@@ -35,7 +35,26 @@ PASSWORD = "correct horse battery"
 BASE = "http://testserver"
 
 
+# Files whose tests start real servers and load them (a hall of phones, attacks, faults, kills):
+# they run one at a time after the rest (make pytest), which runs in two processes; sharing the
+# two cores with another file made their timing checks flaky.
+SERIAL_FILES = frozenset(
+    {
+        "test_abuse.py",
+        "test_concurrent_writers.py",
+        "test_durability.py",
+        "test_faults.py",
+        "test_participant_tokens.py",
+        "test_proxy.py",
+        "test_scaleout.py",
+        "test_shapes.py",
+        "test_shutdown.py",
+    }
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "serial: runs alone, after the rest (SERIAL_FILES)")
     config.addinivalue_line("markers", "sqlite_only: checks what only SQLite has")
     config.addinivalue_line("markers", "postgresql_only: checks what only PostgreSQL has")
     # A database that is not there fails the run at once (never a skip that hides it).
@@ -50,6 +69,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if item.path.name in SERIAL_FILES:
+            item.add_marker(pytest.mark.serial)
         if ON_POSTGRESQL and item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="SQLite only (this run is on PostgreSQL)"))
         if ON_SQLITE and item.get_closest_marker("postgresql_only"):
