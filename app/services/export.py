@@ -232,7 +232,7 @@ SUMMARY_LABELS = {
     "answer": _l("Answer"),
     "responses": _l("Responses"),
     "count": _l("Count"),
-    "share": _l("Share (%)"),
+    "share": _l("Percentage"),
     "mean": _l("Mean"),
     "spread": _l("Spread (standard deviation)"),
     "paper": _l("Of which on paper"),
