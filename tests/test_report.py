@@ -89,3 +89,15 @@ def test_reports_card_links_everything(client, db: Database, owner) -> None:
     page = client.get(f"/manage/presentations/{built.presentation.id}").text
     for path in ("report", "summary.csv", "export.xlsx"):
         assert f'href="/manage/presentations/{built.presentation.id}/{path}' in page
+
+
+def test_report_of_an_empty_presentation(client, db: Database, owner) -> None:
+    from tests.conftest import make_presentation
+
+    presentation = make_presentation(db, owner, language="en", title="Nothing yet")
+    login(client, owner.email)
+    response = client.get(url(presentation))
+    assert response.status_code == 200
+    text = text_of(response.text)
+    assert "Nothing yet" in text and "Participants 0" in text
+    assert "Group" not in text  # no groups, no group table
