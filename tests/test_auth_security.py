@@ -141,6 +141,16 @@ def _unsafe_routes(presentation_id: int, question_id: int) -> list[str]:
         f"/present/{presentation_id}/qa/premoderate",
         f"/present/{presentation_id}/qa/entries/{question_id}",
         f"/present/{presentation_id}/qa/participants/{question_id}/remove",
+        f"/present/{presentation_id}/split",
+        f"/present/{presentation_id}/compare",
+        f"/manage/presentations/{presentation_id}/groups",
+        f"/manage/presentations/{presentation_id}/runs",
+        f"/manage/presentations/{presentation_id}/run",
+        f"/manage/questions/{question_id}/paper",
+        # A paper batch and a token are looked up by their owner: any number does.
+        f"/manage/questions/{question_id}/paper/{question_id}/delete",
+        "/manage/tokens",
+        f"/manage/tokens/{question_id}/revoke",
     ]
 
 
@@ -209,12 +219,18 @@ def test_another_facilitator_gets_404_everywhere(client, db):
         f"/manage/presentations/{presentation.id}",
         f"/manage/presentations/{presentation.id}/delete",
         f"/manage/presentations/{presentation.id}/export.csv",
+        f"/manage/presentations/{presentation.id}/summary.csv",
+        f"/manage/presentations/{presentation.id}/export.xlsx",
+        f"/manage/presentations/{presentation.id}/report",
+        f"/manage/presentations/{presentation.id}/runs",
+        f"/manage/presentations/{presentation.id}/compare",
         f"/manage/questions/{question.id}",
+        f"/manage/questions/{question.id}/paper",
         f"/present/{presentation.id}",
     ):
         assert client.get(url).status_code == 404, url
     for url in _unsafe_routes(presentation.id or 0, question.id or 0):
-        if url in ("/manage/presentations", "/manage/words"):
+        if url in ("/manage/presentations", "/manage/words", "/manage/tokens"):
             continue  # what they change is the facilitator's own
         response = client.post(url, data={"csrf_token": csrf, "title": "taken", "to": "next"})
         assert response.status_code == 404, url

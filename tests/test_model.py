@@ -686,7 +686,7 @@ class SessionMachine(RuleBasedStateMachine):
             text = text[1:]
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";" if excel else ","))
         header, body = rows[0], rows[1:]
-        assert len(header) == 10
+        assert len(header) == 12
         model = self.live.model
         pseudonyms = self._pseudonyms()  # phone -> pseudonym, from the database
         assert len(set(pseudonyms.values())) == len(pseudonyms)
@@ -707,6 +707,8 @@ class SessionMachine(RuleBasedStateMachine):
         )
         assert sorted(tuple(row[:8]) for row in body) == expected
         assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[8]) for row in body)
+        # No groups in the model's presentations; every answer came from a phone.
+        assert all(row[10] == "" and row[11] in {"telefoon", "phone"} for row in body)
         positions = [int(row[1]) for row in body]
         assert positions == sorted(positions)  # in question order
 

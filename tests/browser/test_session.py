@@ -488,12 +488,13 @@ def expected_rows(
 def check_csv(text: str) -> None:
     rows = list(csv.reader(io.StringIO(text)))
     assert rows, "the CSV is empty"
-    assert len(rows[0]) == 10, f"header: {rows[0]}"
+    assert len(rows[0]) == 12, f"header: {rows[0]}"
     body = rows[1:]
     per_participant: dict[str, Counter[tuple[str, ...]]] = {}
     for row in body:
-        assert len(row) == 10, row
+        assert len(row) == 12, row
         assert row[0] == DEMO_TITLE, row
+        assert row[10:] == ["", "telefoon"], row  # no group picked; sent from a phone
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[COL_WHEN]), row
         item = (
             row[COL_POSITION],
