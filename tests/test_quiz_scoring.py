@@ -300,3 +300,16 @@ def test_nicknames_are_unique_ignoring_case(db, room) -> None:
         ).scalars()
         assert sorted(n for n in names if n) == ["Anna", "Anna 2"]
     assert nickname_key("Ａｎｎａ") == nickname_key("anna")
+
+
+def test_paper_counts_take_no_place_on_the_leaderboard(db, room) -> None:
+    """A counted paper answer has no person to rank: it counts in the results, not here."""
+    owner, presentation = room
+    q = _quiz(db, owner, presentation, "Q", "*Ja\nNee")
+    _answer(db, q, "ans", ["Ja"], after=0)
+    _answer(db, q, "paper", ["Ja"], after=0)
+    with db.write_session() as session:
+        session.execute(
+            sa.update(Participant).where(Participant.token_hash == "token-paper").values(paper=True)
+        )
+    assert _board(db, presentation) == [("ans", MAX_POINTS, 1)]

@@ -210,15 +210,15 @@ def standings(session: Session, presentation_id: int, before: int | None = None)
             if answer.correct:
                 known = answer.seconds if answer.seconds is not None else window
                 total[1] += min(max(known, 0.0), window)
+    # Removed participants and paper counts (answers without a person to rank) take no place.
+    left_out = sa.or_(participant_t.c.removed_at.is_not(None), participant_t.c.paper.is_(True))
     people = session.execute(
-        sa.select(participant_t.c.id, participant_t.c.nickname, participant_t.c.removed_at)
+        sa.select(participant_t.c.id, participant_t.c.nickname, left_out.label("out"))
         .where(participant_t.c.presentation_id == presentation_id)
-        .where(
-            sa.or_(participant_t.c.nickname.is_not(None), participant_t.c.removed_at.is_not(None))
-        )
+        .where(sa.or_(participant_t.c.nickname.is_not(None), left_out))
     ).all()
-    nicknames = {pid: name for pid, name, removed in people if removed is None}
-    removed = {pid for pid, _, gone in people if gone is not None}
+    nicknames = {pid: name for pid, name, out in people if not out}
+    removed = {pid for pid, _, out in people if out}
     rows = [
         (pid, nicknames.get(pid), int(total[0]), round(total[1], 3))
         for pid, total in totals.items()
