@@ -56,7 +56,9 @@ PHONE = {
 Q_SCALE = "Hoe goed is de samenwerking over de prestatieafspraken?"
 Q_SINGLE = "Zijn de afspraken SMART genoeg?"
 SAVED = translate("nl", "Your vote has been saved")
-NOT_SENT = translate("nl", "Not sent. Check your connection and press Send again.")
+NOT_SENT = translate(
+    "nl", "Not sent yet. Your vote is sent by itself as soon as the connection is back."
+)
 ONLINE = translate("nl", "Connected")
 OFFLINE = translate("nl", "Connecting…")
 

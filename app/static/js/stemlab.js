@@ -16,7 +16,61 @@
     return "stemlab:" + form.getAttribute("action") + ":" + form.dataset.question + round;
   }
 
+  // A vote sent but not yet confirmed: kept on the phone with its key, and sent again with the
+  // same key when the connection comes back (the server counts a key once). Cleared once the
+  // server says "saved".
+  var PENDING_MS = 60 * 60 * 1000;
+  function pendingKey(form) { return storageKey(form) + ":pending"; }
+
+  function keepPending(form) {
+    var fields = {};
+    new FormData(form).forEach(function (value, name) {
+      (fields[name] = fields[name] || []).push(String(value));
+    });
+    try {
+      window.localStorage.setItem(pendingKey(form), JSON.stringify({ at: Date.now(), fields: fields }));
+    } catch (e) { /* private mode: the phone can still send, it just cannot keep it */ }
+  }
+
+  function takePending(form) {
+    var raw = null;
+    try { raw = window.localStorage.getItem(pendingKey(form)); } catch (e) { raw = null; }
+    if (!raw) { return null; }
+    var pending = JSON.parse(raw);
+    if (!pending || !pending.fields || Date.now() - pending.at > PENDING_MS) {
+      try { window.localStorage.removeItem(pendingKey(form)); } catch (e) { /* ignore */ }
+      return null;
+    }
+    return pending.fields;
+  }
+
+  function sendPending() {
+    var form = document.querySelector("form.vote");
+    var saved = document.querySelector("#vote-status .saved");
+    if (!form) { return; }
+    if (saved && !saved.hidden) {
+      try { window.localStorage.removeItem(pendingKey(form)); } catch (e) { /* ignore */ }
+      return;
+    }
+    var fields = takePending(form);
+    if (!fields) { return; }
+    var counters = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      var values = fields[el.name];
+      if (!el.name || (el.type === "hidden" && el.name !== "client_key")) { return; }
+      if (el.type === "radio" || el.type === "checkbox") {
+        el.checked = !!values && values.indexOf(el.value) !== -1;
+      } else if (values) {
+        var i = counters[el.name] || 0;
+        el.value = values[i] || "";
+        counters[el.name] = i + 1;
+      }
+    });
+    if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+  }
+
   function remember(form) {
+    try { window.localStorage.removeItem(pendingKey(form)); } catch (e) { /* ignore */ }
     var saved = {};
     new FormData(form).forEach(function (value, name) {
       if (name === "client_key" || name === "question_id") { return; }
@@ -131,6 +185,7 @@
     if (connection && connection.dataset.state === "online") { return; }
     event.preventDefault();
     event.stopImmediatePropagation();
+    keepPending(form);
     window.htmx.ajax("POST", form.getAttribute("action"), {
       source: form, target: "#vote-status", swap: "outerHTML"
     }).catch(function () { /* shown by the htmx:sendError handler below */ });
@@ -163,8 +218,14 @@
     var form = event.target;
     if (form.classList.contains("confirm") && !window.confirm(form.dataset.confirm)) {
       event.preventDefault();
+      return;
     }
+    if (form.classList.contains("vote")) { keepPending(form); }
   }, true);
+
+  // Back online (a new socket, after a drop or a page reload): send what is still pending, once
+  // the first frame of the new socket had a moment to arrive.
+  document.addEventListener("htmx:wsOpen", function () { window.setTimeout(sendPending, 400); });
 
   // ---- audience pace ---------------------------------------------------------------------
   // Each phone shows a question of its own choosing, so a change of the presentation arrives
