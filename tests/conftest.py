@@ -42,6 +42,7 @@ SERIAL_FILES = frozenset(
     {
         "test_abuse.py",
         "test_concurrent_writers.py",
+        "test_crowd.py",
         "test_durability.py",
         "test_faults.py",
         "test_participant_tokens.py",
