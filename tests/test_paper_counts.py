@@ -259,3 +259,23 @@ def test_paper_card_over_http(client, db: Database) -> None:
     )
     assert stolen.status_code == 404
     assert tally(db, question).responses == 0
+
+
+def test_the_projector_says_how_many_responses_came_on_paper(client, db: Database) -> None:
+    owner = make_user(db)
+    presentation = make_presentation(db, owner, language="nl")
+    question = make_question(db, owner, presentation, "choice", "Vraag", options="Ja\nNee")
+    ids = option_ids(question)
+    make_current(db, question)
+    cast(db, question, "ans", {"option": [ids["Ja"]]})
+    login(client, owner.email)
+    page = client.get(f"/present/{presentation.id}").text
+    assert "op papier" not in page
+    add(db, owner, question, {f"n-{ids['Ja']}": "4", f"n-{ids['Nee']}": "2"})
+    page = client.get(f"/present/{presentation.id}").text
+    shown = re.search(
+        r'id="response-count"[^>]*><strong>(\d+)</strong>[^<]*<span[^>]*>([^<]+)', page
+    )
+    assert shown, "no response count on the projector"
+    assert shown.group(1) == "7"
+    assert shown.group(2) == "(waarvan 6 op papier)"

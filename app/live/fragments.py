@@ -60,6 +60,7 @@ def stage_context(st: Stage, presence: Presence, now: datetime) -> dict[str, Any
         "previous_id": st.previous_id,
         "next_id": st.next_id,
         "groups": st.groups,
+        "paper": st.paper,
         "connected": presence.count(st.presentation.id or 0),
         "now": now,
         "countdown_now": now,

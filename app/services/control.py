@@ -20,6 +20,7 @@ from app.models import (
     utcnow,
 )
 from app.questions import get_type
+from app.services.paper import paper_count
 from app.questions.base import Results
 from app.services import NotFound
 from app.services.groups import GroupViews, views
@@ -69,6 +70,8 @@ class Stage:
     next_id: int | None = None
     # Beside the results: per group, how many of each group answered, the previous round.
     groups: GroupViews | None = None
+    # Of the responses, how many the facilitator entered from paper (projector only).
+    paper: int = 0
 
     @property
     def audience_paced(self) -> bool:
@@ -444,6 +447,8 @@ def stage(
     if question is not None and with_results:
         results = get_type(question.kind).tally(session, question.id or 0, question.config)
     st = Stage(presentation, question, index, len(questions), results)
+    if question is not None and results is not None and not phone:
+        st.paper = paper_count(session, question.id or 0)
     if question is not None and (question.split_groups or question.compare_rounds):
         shown = results is not None and (phone or question.results_visible)
         st.groups = views(
