@@ -125,6 +125,11 @@ class Presentation(SQLModel, table=True):
     retention_days: int | None = Field(
         default=None, description="votes are deleted this many days after the run; None: kept"
     )
+    # The projector's look: the organisation's logo (an Upload of this presentation) and main
+    # colour, and a high-contrast theme for bright halls and poor eyesight.
+    logo_upload_id: int | None = Field(default=None, description="Upload id of the logo")
+    brand_color: str | None = Field(default=None, max_length=7, description="#rrggbb")
+    high_contrast: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
