@@ -103,3 +103,35 @@ def test_the_remote_needs_a_login_and_a_csrf_token(client, db, room):
         f"/present/{presentation.id}/move", data={"to": "next", "back": "remote"}
     )
     assert response.status_code == 403
+
+
+def test_the_remote_splits_by_group_and_compares_rounds(client, db, room):
+    presentation, first, _, csrf = room
+    remote = client.get(f"/present/{presentation.id}/remote").text
+    assert f'action="/present/{presentation.id}/split"' not in remote  # no groups yet
+    assert f'action="/present/{presentation.id}/compare"' not in remote  # no earlier round
+    with db.write_session() as session:
+        row = session.get(Presentation, presentation.id)
+        row.groups = ["huurder", "corporatie"]
+        session.add(row)
+    client.post(
+        f"/present/{presentation.id}/reset",
+        data={"csrf_token": csrf, "question_id": str(first.id)},
+    )
+    remote = client.get(f"/present/{presentation.id}/remote").text
+    split_on = translate("nl", "Split by group")
+    compare_on = translate("nl", "Compare rounds")
+    assert split_on in remote and compare_on in remote
+    for action in ("split", "compare"):
+        response = client.post(
+            f"/present/{presentation.id}/{action}",
+            data={"csrf_token": csrf, "back": "remote", "value": "on"},
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == f"/present/{presentation.id}/remote"
+    with db.session() as session:
+        question = session.get(Question, first.id)
+        assert question.split_groups and question.compare_rounds
+    remote = client.get(f"/present/{presentation.id}/remote").text
+    assert translate("nl", "Hide groups") in remote
+    assert translate("nl", "Hide round comparison") in remote
