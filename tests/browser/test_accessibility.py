@@ -78,6 +78,7 @@ def contexts(chromium: Browser) -> Iterator[dict[str, BrowserContext]]:
         "facilitator": chromium.new_context(**DESKTOP, bypass_csp=True, locale="nl-NL"),
         "phone": chromium.new_context(**PHONE, bypass_csp=True, locale="nl-NL"),
         "phone_en": chromium.new_context(**PHONE, bypass_csp=True, locale="en-GB"),
+        "newcomer": chromium.new_context(**PHONE, bypass_csp=True, locale="nl-NL"),
     }
     try:
         yield made
@@ -172,7 +173,39 @@ def test_axe_finds_nothing_serious_on_any_page(
         facilitator.goto(base + path)
         audit.check(facilitator, path)
 
-    assert len(audit.checked) >= 14 + 3 * total
+    # Sessions, comparison, report, paper counts, API keys (the facilitator), and the privacy
+    # page (a phone).
+    first_question = min(int(href.rsplit("/", 1)[1]) for href in hrefs)
+    for path in (
+        f"/manage/presentations/{presentation_id}/runs",
+        f"/manage/presentations/{presentation_id}/compare",
+        f"/manage/presentations/{presentation_id}/report",
+        f"/manage/questions/{first_question}/paper",
+        "/manage/tokens",
+    ):
+        facilitator.goto(base + path)
+        audit.check(facilitator, path)
+    phone.goto(f"{base}/privacy?code={code}")
+    audit.check(phone, "privacy page")
+
+    # Groups: the facilitator fills in the suggested ones; a new phone picks its group first,
+    # and the projector splits the results by group.
+    facilitator.goto(presentation_url)
+    facilitator.locator("form.groups-suggested button[type=submit]").click()
+    audit.check(facilitator, "presentation with groups")
+    newcomer = contexts["newcomer"].new_page()
+    newcomer.goto(f"{base}/j/{code}")
+    expect(newcomer.locator("form[action$='/group'] button").first).to_be_visible()
+    audit.check(newcomer, "phone, pick a group")
+    newcomer.locator("form[action$='/group'] button").first.click()
+    expect(newcomer.locator("#stage")).to_be_visible()
+    audit.check(newcomer, "phone, after picking a group")
+    facilitator.goto(f"{base}/present/{presentation_id}")
+    facilitator.keyboard.press("g")
+    expect(facilitator.locator("#stage")).to_have_attribute("data-split", "on")
+    audit.check(facilitator, "projector, split by group")
+
+    assert len(audit.checked) >= 22 + 3 * total
     assert not audit.findings, (
         f"axe-core found serious or critical problems on {len(audit.findings)} of "
         f"{len(audit.checked)} pages and states:\n\n{audit.report()}"
