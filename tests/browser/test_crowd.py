@@ -94,7 +94,7 @@ def test_fifty_phones_vote_at_once(server: Server, chromium: Browser, shoot) -> 
         expected = [str(chosen.count(label)) for label in labels]
         expect(projector.locator("#stage .bar-count strong")).to_have_text(expected)
         on_screen = time.monotonic() - sent_at
-        shoot(projector, "crowd-projector-50")
+        shoot(projector, "crowd-projector-50", docs=True)
         shoot(phones[-1], "crowd-phone-saved")
         print(
             f"\n{PHONES} Chromium phones: joined in {joined:.1f} s; all saved "

@@ -131,7 +131,7 @@ def test_groups_split_and_rounds_compared(
     answered = projector.locator("#stage .group-answered li")
     expect(answered.filter(has_text="huurder").first.locator(".answered-count")).to_have_text("1")
     projector.mouse.move(0, 0)
-    shoot(projector, "groups-projector-split")
+    shoot(projector, "groups-projector-split", docs=True)
     _axe(projector, "projector split by group")
 
     # The threshold goes up to 2 on the presentation page: live, both groups too small.
@@ -174,7 +174,7 @@ def test_groups_split_and_rounds_compared(
     assert shifts == ["-50 pp", "+100 pp", "-50 pp", "0 pp"], shifts
     expect(lines.nth(1).locator(".round-shift")).to_contain_text("omhoog")
     projector.mouse.move(0, 0)
-    shoot(projector, "groups-projector-rounds")
+    shoot(projector, "groups-projector-rounds", docs=True)
     _axe(projector, "projector rounds compared")
     projector.locator("body").press("v")
     expect(projector.locator("#stage")).to_have_attribute("data-compare", "off")

@@ -245,7 +245,7 @@ def test_a_vote_sent_offline_goes_by_itself_when_the_network_returns(
             "nl", "Not sent yet. Your vote is sent by itself as soon as the connection is back."
         )
     )
-    shoot(page, "network-offline-not-sent")
+    shoot(page, "network-offline-not-sent", docs=True)
     assert ballots(server) == before
     phone.set_offline(False)
     expect_saved(page)

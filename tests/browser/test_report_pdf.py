@@ -105,7 +105,7 @@ def test_report_prints_to_an_a4_pdf(
     page.get_by_role("link", name="Verslag (printen of pdf)").click()
     expect(page).to_have_url(f"{base}/manage/presentations/{built.presentation.id}/report")
     expect(page.locator("h1")).to_have_text(TITLE)
-    shoot(page, "report", full_page=True)
+    shoot(page, "report", docs=True, full_page=True)
 
     pdf_path = ARTIFACTS / "report.pdf"
     pdf_path.parent.mkdir(parents=True, exist_ok=True)

@@ -132,7 +132,7 @@ def test_two_runs_compared(
     ).to_contain_text("+50")
     expect(page.locator(".compare-runs li")).to_have_count(2)
     expect(page.locator("svg.sparkline")).to_have_count(0)  # a trend needs three runs
-    shoot(page, "runs-compare", full_page=True)
+    shoot(page, "runs-compare", docs=True, full_page=True)
     # Printable: without the menu and buttons, on A4.
     page.emulate_media(media="print")
     expect(page.locator(".topbar")).to_be_hidden()
