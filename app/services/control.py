@@ -274,6 +274,25 @@ def close_expired(*, session: Session, now: datetime) -> list[int]:
     return changed
 
 
+def _set_flag(
+    session: Session,
+    owner_id: int,
+    presentation_id: int,
+    flag: str,
+    value: bool,
+    now: datetime | None,
+) -> Question:
+    """Set a display flag of the current question; the screens change only when it did."""
+    presentation, question = _current_owned(session, owner_id, presentation_id)
+    _active(session, presentation, now)
+    if getattr(question, flag) != value:
+        setattr(question, flag, value)
+        presentation.version += 1
+        session.add(question)
+        session.add(presentation)
+    return question
+
+
 def set_results_visible(
     *,
     session: Session,
@@ -284,14 +303,7 @@ def set_results_visible(
 ) -> Question:
     """Show or hide the results of the current question (on the projector, and on phones
     when the presentation shows results there)."""
-    presentation, question = _current_owned(session, owner_id, presentation_id)
-    _active(session, presentation, now)
-    if question.results_visible != visible:
-        question.results_visible = visible
-        presentation.version += 1
-        session.add(question)
-        session.add(presentation)
-    return question
+    return _set_flag(session, owner_id, presentation_id, "results_visible", visible, now)
 
 
 def set_split_groups(
@@ -303,14 +315,7 @@ def set_split_groups(
     now: datetime | None = None,
 ) -> Question:
     """Show the current question's results split by group beside the normal ones, or not."""
-    presentation, question = _current_owned(session, owner_id, presentation_id)
-    _active(session, presentation, now)
-    if question.split_groups != on:
-        question.split_groups = on
-        presentation.version += 1
-        session.add(question)
-        session.add(presentation)
-    return question
+    return _set_flag(session, owner_id, presentation_id, "split_groups", on, now)
 
 
 def set_compare_rounds(
@@ -322,14 +327,7 @@ def set_compare_rounds(
     now: datetime | None = None,
 ) -> Question:
     """Show the previous round of the current question beside this one, or not."""
-    presentation, question = _current_owned(session, owner_id, presentation_id)
-    _active(session, presentation, now)
-    if question.compare_rounds != on:
-        question.compare_rounds = on
-        presentation.version += 1
-        session.add(question)
-        session.add(presentation)
-    return question
+    return _set_flag(session, owner_id, presentation_id, "compare_rounds", on, now)
 
 
 def reset_results(
