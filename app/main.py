@@ -31,6 +31,7 @@ from app.participants import ParticipantTokens
 from app.routes import (
     api,
     auth,
+    branding,
     export,
     groups,
     manage,
@@ -142,7 +143,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         SecurityMiddleware,
         settings=settings,
-        large_bodies=((uploads.IMAGE_PATH, uploads.MAX_IMAGE_BODY),),
+        large_bodies=(
+            (uploads.IMAGE_PATH, uploads.MAX_IMAGE_BODY),
+            (branding.LOGO_PATH, branding.MAX_LOGO_BODY),
+        ),
     )
     app.add_middleware(logs.RequestContext)  # outermost: its context covers everything below
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs,
         reports,
         tokens,
+        branding,
     ):
         # Pages and forms for people, not an API: left out of the OpenAPI schema.
         app.include_router(module.router, include_in_schema=False)

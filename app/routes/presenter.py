@@ -11,9 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app.live.fragments import stage_context
-from app.services import NotFound, control
+from app.services import NotFound, branding, control
 from app.services.control import Move
 from app.services.presentations import get_presentation, normalise_code, questions_of
+from app.services.uploads import digest_of
 from app.web import (
     CsrfFacilitator,
     CurrentFacilitator,
@@ -45,9 +46,12 @@ def _screen(
     svc: Services,
     template: str,
 ) -> HTMLResponse:
-    get_presentation(session=session, owner_id=facilitator.id, presentation_id=presentation_id)
+    presentation = get_presentation(
+        session=session, owner_id=facilitator.id, presentation_id=presentation_id
+    )
     st = control.stage(session=session, presentation_id=presentation_id, with_results=True)
     assert st is not None
+    logo = branding.logo_of(session=session, presentation=presentation)
     ctx = stage_context(st, svc.presence, svc.clock())
     ctx.update(
         version=0,
@@ -63,6 +67,10 @@ def _screen(
         ),
         # The round comparison's control and key, once a question has an earlier round.
         has_rounds=control.has_rounds(session=session, presentation_id=presentation_id),
+        # The logo at its image address; the stage's frames name it by its redirect instead
+        # (routes/branding.py), as they are rendered without reading the image.
+        logo_src=f"/uploads/{logo.id}/{digest_of(logo.data)}" if logo else None,
+        logo_path=f"/present/{presentation_id}/logo/{logo.id}" if logo else None,
         moderation_url=(
             MODERATION_PATH.format(presentation_id=presentation_id)
             if _has_route(request, MODERATION_PATH)

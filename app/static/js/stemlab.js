@@ -350,6 +350,41 @@
     if (control) { event.preventDefault(); control.click(); }
   });
 
+  // The presentation's look (routes/branding.py): a frame after a change of logo, colour or
+  // contrast carries them on the stage; the open projector follows without a reload.
+  function applyLook() {
+    if (!document.body.classList.contains("projector")) { return; }
+    var stage = document.getElementById("stage");
+    if (!stage || stage.dataset.contrast === undefined) { return; }
+    document.body.classList.toggle("high-contrast", stage.dataset.contrast === "high");
+    var theme = document.getElementById("brand-theme");
+    var wanted = stage.dataset.theme || "";
+    if (!wanted && theme) { theme.remove(); }
+    if (wanted && (!theme || theme.getAttribute("href") !== wanted)) {
+      var link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = wanted;
+      // The old sheet goes once the new one is in, so the colours do not flash.
+      link.addEventListener("load", function () { if (theme) { theme.remove(); } link.id = "brand-theme"; });
+      document.head.appendChild(link);
+    }
+    var logo = document.getElementById("brand-logo");
+    var address = stage.dataset.logo || "";
+    if (logo && logo.dataset.logo !== address) {
+      logo.dataset.logo = address;
+      if (address) { logo.src = address; logo.hidden = false; } else { logo.removeAttribute("src"); logo.hidden = true; }
+    }
+  }
+  document.addEventListener("htmx:wsAfterMessage", applyLook);
+
+  // The colour picker of the look settings writes its colour into the text field beside it.
+  document.addEventListener("input", function (event) {
+    var el = event.target;
+    if (!el || el.type !== "color" || !el.dataset.colorText) { return; }
+    var text = document.getElementById(el.dataset.colorText);
+    if (text) { text.value = el.value; }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll(".needs-js"), function (el) {
       if (el.dataset.action !== "fullscreen" || document.documentElement.requestFullscreen) {
