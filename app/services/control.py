@@ -20,10 +20,10 @@ from app.models import (
     utcnow,
 )
 from app.questions import get_type
-from app.services.paper import paper_count
 from app.questions.base import Results
 from app.services import NotFound
 from app.services.groups import GroupViews, views
+from app.services.paper import paper_count
 from app.services.presentations import (
     DEFAULT_COUNTDOWN,
     get_presentation,

@@ -37,7 +37,7 @@ from app.services import NotFound
 from app.services import moderation as svc_moderation
 from app.services.export import MODERATION_LABELS, iso_utc
 from app.services.presentations import get_presentation
-from app.services.votes import VoteCommand, _participants, insert_unless_taken
+from app.services.votes import VoteCommand, insert_unless_taken, participants_of
 
 KIND = "qa"
 KINDS = frozenset({KIND})
@@ -104,7 +104,7 @@ def _current_open(session: Session, presentation_id: int, question_id: int) -> Q
 def _participant(session: Session, presentation_id: int, token_hash: str) -> int | None:
     """The participant of a phone (made on its first write, as a vote does); None: removed."""
     command = VoteCommand(presentation_id, 0, token_hash, "", ParsedAnswer({}, ()))
-    found, removed = _participants(session, [command])
+    found, removed = participants_of(session, [command])
     if (presentation_id, token_hash) in removed:
         return None
     return found[(presentation_id, token_hash)]

@@ -79,7 +79,7 @@ def record_votes(session: Session, commands: Sequence[VoteCommand]) -> list[Vote
     results: list[VoteStatus | None] = [None] * len(commands)
     open_questions, reset = _open_questions(session, commands)
     # Only votes that can count create participants: a refused vote writes nothing.
-    participants, removed = _participants(
+    participants, removed = participants_of(
         session, [c for c in commands if open_questions.get(c.question_id) == c.presentation_id]
     )
 
@@ -163,7 +163,7 @@ def insert_unless_taken(session: Session, table: sa.Table) -> Any:
     raise RuntimeError(f"unsupported database for votes: {dialect}")
 
 
-def _participants(
+def participants_of(
     session: Session, commands: Sequence[VoteCommand]
 ) -> tuple[dict[tuple[int, str], int], set[tuple[int, str]]]:
     """(presentation id, token hash) -> participant id, creating participants as needed; and
