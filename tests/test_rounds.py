@@ -144,6 +144,20 @@ def test_a_second_reset_makes_round_two_and_three(db: Database, owner: Facilitat
     assert _tally(db, question) == 0
 
 
+def test_a_reset_stops_the_running_timer_and_keeps_voting_open(
+    db: Database, owner: Facilitator
+) -> None:
+    question = _choice(db, owner)
+    with db.write_session() as session:
+        timed = control.start_timer(
+            session=session, owner_id=owner.user_id, presentation_id=question.presentation_id
+        )
+        assert timed.closes_at is not None
+    live = _reset(db, owner, question)
+    assert live.closes_at is None and live.state == QuestionState.OPEN
+    assert _vote(db, question, "ans", 0, "after-reset") == SAVED
+
+
 def test_a_stale_retry_from_before_the_reset_is_not_counted_again(
     db: Database, owner: Facilitator
 ) -> None:

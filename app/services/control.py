@@ -379,6 +379,9 @@ def reset_results(
     question.round += 1
     if question.state == QuestionState.OPEN:
         question.opened_at = now
+    # A timer of the earlier round does not run on into the new one: the facilitator starts
+    # it again when the room is ready.
+    question.closes_at = None
     presentation.version += 1
     session.add(question)
     session.add(presentation)
