@@ -54,7 +54,7 @@ HEADER_NL = [
     "Antwoord",
     "Waarde",
     "Verstuurd (UTC)",
-    "Moderatie",
+    "Controle",
     "Groep",
     "Bron",
 ]

@@ -281,7 +281,7 @@ def test_deleting_a_live_presentation_ends_its_sockets(client, session_setup):
         phone.receive_text()
         client.post(f"/manage/presentations/{presentation.id}/delete", data={"csrf_token": csrf})
         frame = _until(phone, lambda f: 'data-state="ended"' in f)
-        assert "Deze sessie is afgelopen" in frame and "This session has ended" in frame
+        assert "Deze bijeenkomst is afgelopen" in frame and "This session has ended" in frame
         with pytest.raises(WebSocketDisconnect) as exc:
             phone.receive_text()
         assert exc.value.code == 1000  # a normal close: the phone does not come back

@@ -48,7 +48,7 @@ from tests.server import running_server
 from tests.test_durability import PASSWORD, _present, _question_id
 
 ORIGIN = {"Origin": BASE}
-NOT_JOINED_NL = "Deze telefoon doet niet (meer) mee aan deze sessie."
+NOT_JOINED_NL = "Deze telefoon doet niet (meer) mee aan deze bijeenkomst."
 NOT_JOINED_EN = "This phone is not taking part in this session (any more)."
 
 

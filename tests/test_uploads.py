@@ -132,7 +132,7 @@ def test_anything_but_an_image_is_refused_and_changes_nothing(client, db, slide,
     before = _config(db, question)
     response = _upload(client, question, csrf, data, name=name, kind=kind)
     assert response.status_code == 422
-    assert "Dit bestand is geen afbeelding van het soort PNG, JPEG, WebP of GIF." in response.text
+    assert "Dit bestand is geen PNG-, JPEG-, WebP- of GIF-afbeelding." in response.text
     assert _config(db, question) == before and _uploads(db) == []
 
 
@@ -162,7 +162,7 @@ def test_the_route_refuses_a_large_body_itself_with_a_page(app, client, db, slid
     _, question, csrf = slide
     response = _upload(client, question, csrf, png() + b"\x00" * MAX_IMAGE_BODY)
     assert response.status_code == 413
-    assert "De afbeelding is te groot: niet meer dan 2 MB." in response.text
+    assert "De afbeelding is te groot: hoogstens 2 MB." in response.text
     assert _uploads(db) == []
 
 
