@@ -31,22 +31,24 @@ chromium:
 
 # The whole suite on SQLite, then again on PostgreSQL without the browser tests (they drive
 # the pages; what they store is the same code path the rest of the suite checks on both
-# databases); the second run fails at once when the server (STEMLAB_TEST_POSTGRES_URL, by
-# default the local one as user postgres) is not there. Each pass runs most files in two
+# databases) and without the files that check nothing of the database (`any_database`:
+# catalogs, text rules, the proxy's headers); the second run fails at once when the server
+# (STEMLAB_TEST_POSTGRES_URL, by default the local one as user postgres) is not there. Each pass runs most files in two
 # processes (pytest-xdist, a file per process: much of the suite waits on servers and
 # browsers), then the real-server load tests one at a time (`serial`, tests/conftest.py), so
 # their timing never shares the cores. The slowest tests are listed at the end.
 PYTEST_PARALLEL := -q -n 2 --dist loadfile --durations=15
-PYTEST_SERIAL := -q --durations=10 -m serial
+NOT_ON_POSTGRESQL := not browser and not any_database
+PYTEST_SERIAL := -q --durations=10
 pytest: pytest-sqlite pytest-postgresql
 
 pytest-sqlite: $(STAMP) chromium
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not serial"
-	$(BIN)/pytest $(PYTEST_SERIAL)
+	$(BIN)/pytest $(PYTEST_SERIAL) -m serial
 
 pytest-postgresql: $(STAMP)
-	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_PARALLEL) -m "not serial and not browser"
-	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_SERIAL)
+	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_PARALLEL) -m "$(NOT_ON_POSTGRESQL) and not serial"
+	STEMLAB_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_SERIAL) -m "$(NOT_ON_POSTGRESQL) and serial"
 
 test: lint typecheck pytest
 

@@ -54,8 +54,27 @@ SERIAL_FILES = frozenset(
 )
 
 
+# Files whose checks do not depend on the database at all (catalogs, text rules, the proxy's
+# headers, the docs): make test runs them on the SQLite pass only (`any_database`).
+ANY_DATABASE_FILES = frozenset(
+    {
+        "test_hygiene.py",
+        "test_i18n.py",
+        "test_plain_dutch.py",
+        "test_profanity.py",
+        "test_proxy.py",
+        "test_question_registry.py",
+        "test_security_doc.py",
+        "test_text_normalisation.py",
+    }
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "serial: runs alone, after the rest (SERIAL_FILES)")
+    config.addinivalue_line(
+        "markers", "any_database: checks nothing of the database (ANY_DATABASE_FILES)"
+    )
     config.addinivalue_line("markers", "sqlite_only: checks what only SQLite has")
     config.addinivalue_line("markers", "postgresql_only: checks what only PostgreSQL has")
     # A database that is not there fails the run at once (never a skip that hides it).
@@ -72,6 +91,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.name in SERIAL_FILES:
             item.add_marker(pytest.mark.serial)
+        if item.path.name in ANY_DATABASE_FILES:
+            item.add_marker(pytest.mark.any_database)
         if ON_POSTGRESQL and item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="SQLite only (this run is on PostgreSQL)"))
         if ON_SQLITE and item.get_closest_marker("postgresql_only"):
