@@ -16,6 +16,15 @@ from babel.messages.pofile import read_po
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
+# A language chosen by hand in this browser (the facilitator's menu, the phone's switch).
+LANGUAGE_COOKIE = "stemlab_lang"
+# "large": the participant turned on larger text on their phone.
+TEXT_COOKIE = "stemlab_text"
+
+
+def chosen(value: str | None) -> str | None:
+    """A language cookie's value when it is one of ours (anything else is ignored)."""
+    return value if value in LANGUAGES else None
 
 
 def _l(message: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from app import i18n
 from app.live import topics
 from app.live.hub import Close, Frame, Subscriber
 from app.routes.participant import rejoin_html, stage_code_expired, vote_message
@@ -29,6 +30,8 @@ def _services(websocket: WebSocket) -> Services:
 
 # Answers a message from the client with a reply to send back (None: close the socket).
 MessageHandler = Callable[[str], Awaitable[str | None]]
+# A frame as this socket shows it (a phone in a language of its own choosing).
+Localiser = Callable[[Frame], Awaitable[Frame]]
 
 
 async def _pump(
@@ -36,6 +39,7 @@ async def _pump(
     sub: Subscriber,
     first: Frame | None,
     on_message: MessageHandler | None = None,
+    localise: Localiser | None = None,
 ) -> None:
     """Send queued frames until the socket closes or falls behind; hand incoming messages to
     `on_message` (a socket without one only listens: anything it sends closes it)."""
@@ -54,6 +58,8 @@ async def _pump(
             if isinstance(item, Close):  # too slow (it reconnects and resyncs), or ended
                 await websocket.close(code=item.value)
                 return
+            if localise is not None and item.version > sub.shown:
+                item = await localise(item)
             if item.version <= sub.shown or (item.content and item.content == sub.showing):
                 continue  # it shows this already
             sub.shown, sub.showing = item.version, item.content
@@ -129,6 +135,9 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
         await websocket.close(code=POLICY_VIOLATION)
         return
     presentation_id = found.presentation_id
+    # The language the participant chose on this phone (None: the presentation's, which the
+    # published frames are in).
+    chosen = i18n.chosen(websocket.cookies.get(i18n.LANGUAGE_COOKIE))
     token = svc.tokens.find(websocket.cookies.get(PARTICIPANT_COOKIE), presentation_id)
     if token is None and stage_code_expired(svc, found):
         # An expired code is refused to a phone that never joined exactly like an unknown one.
@@ -141,12 +150,14 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
         # is told to join again, and the socket closes with a code after which it does not
         # reconnect by itself.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            await websocket.send_text(rejoin_html(found.language, found.join_code))
+            await websocket.send_text(rejoin_html(chosen or found.language, found.join_code))
             await websocket.close(code=POLICY_VIOLATION)
         return
     # Subscribe first, then read the version: a change in between is then seen twice at
     # worst, never missed.
     sub = svc.hub.subscribe(topics.phones(presentation_id))
+    if chosen is not None:
+        svc.fragments.phone_chose(presentation_id, chosen)
     svc.presence_changed(presentation_id)
     try:
         current = await svc.stages.by_code(code)
@@ -156,12 +167,20 @@ async def phone_socket(websocket: WebSocket, code: str) -> None:
             sub.shown = int(shows)
         # A phone that already shows this version keeps its page (with its own answer on it).
         if current is not None and current.version > sub.shown:
-            first = await svc.fragments.phone_frame_cached(presentation_id, current.version)
+            first = await svc.fragments.phone_frame_cached(
+                presentation_id, current.version, chosen or current.language
+            )
 
         async def on_vote(text: str) -> str | None:
-            return await vote_message(svc, code, token, text)
+            return await vote_message(svc, code, token, text, chosen)
 
-        await _pump(websocket, sub, first, on_vote)
+        async def in_chosen_language(frame: Frame) -> Frame:
+            return await svc.fragments.phone_frame_in(presentation_id, frame, chosen or "")
+
+        localise = in_chosen_language if chosen is not None else None
+        await _pump(websocket, sub, first, on_vote, localise)
     finally:
         svc.hub.unsubscribe(sub)
+        if chosen is not None:
+            svc.fragments.phone_left(presentation_id, chosen)
         svc.presence_changed(presentation_id)

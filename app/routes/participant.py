@@ -9,7 +9,7 @@ from functools import lru_cache
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, HTTPConnection
 
 from app import i18n, metrics
 from app.i18n import _l
@@ -58,6 +58,77 @@ def _set_participant_cookie(response: Response, value: str, svc: Services) -> No
         secure=svc.settings.secure_cookies,
         path="/",
     )
+
+
+def phone_language(conn: HTTPConnection, default: str) -> str:
+    """The language a participant chose on this phone, else `default` (the presentation's)."""
+    return i18n.chosen(conn.cookies.get(i18n.LANGUAGE_COOKIE)) or default
+
+
+def large_text(conn: HTTPConnection) -> bool:
+    return conn.cookies.get(i18n.TEXT_COOKIE) == "large"
+
+
+def _phone(
+    request: Request,
+    name: str,
+    language: str,
+    *,
+    here: str,
+    status_code: int = 200,
+    **context: object,
+) -> HTMLResponse:
+    """A whole phone page, with the language switch and the text size (`here`: the page the
+    switches come back to)."""
+    return page(
+        request,
+        name,
+        language,
+        status_code=status_code,
+        here=here,
+        large_text=large_text(request),
+        **context,
+    )
+
+
+def _local_path(target: str) -> str:
+    """Only a path on this site, never another one."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target[:300]
+    return "/"
+
+
+@router.post("/phone/settings")
+def phone_settings(svc: ServicesDep, form: FormDep) -> Response:
+    """The phone's language switch and text size: a cookie each, then the same page again.
+    A value that is not one of the choices changes nothing."""
+    response = see_other(_local_path(form.get("next", ["/"])[0]))
+    year = 365 * 24 * 3600
+    language = form.get("lang", [""])[0]
+    if language in i18n.LANGUAGES:
+        response.set_cookie(
+            i18n.LANGUAGE_COOKIE,
+            language,
+            max_age=year,
+            httponly=True,
+            samesite="lax",
+            secure=svc.settings.secure_cookies,
+            path="/",
+        )
+    text = form.get("text", [""])[0]
+    if text == "large":
+        response.set_cookie(
+            i18n.TEXT_COOKIE,
+            "large",
+            max_age=year,
+            httponly=True,
+            samesite="lax",
+            secure=svc.settings.secure_cookies,
+            path="/",
+        )
+    elif text == "normal":
+        response.delete_cookie(i18n.TEXT_COOKIE, path="/")
+    return response
 
 
 def guessing_allowed(svc: Services, request_ip: str) -> bool:
@@ -110,11 +181,14 @@ def _join_page(
     error: str | None,
     language: str | None = None,
 ) -> HTMLResponse:
-    language = language or i18n.negotiate(request.headers.get("accept-language"))
-    return page(
+    language = phone_language(
+        request, language or i18n.negotiate(request.headers.get("accept-language"))
+    )
+    return _phone(
         request,
         "join.html",
         language,
+        here="/",
         status_code=status,
         code=code[:MAX_CODE],
         error=error,
@@ -147,7 +221,8 @@ def _not_joined(request: Request, svc: Services, current: CurrentStage) -> Respo
     """A vote from a phone without a valid token for this presentation: refused (403), and
     the phone is offered to join again, which gives it a token (or 429 past the limit)."""
     if is_htmx(request):
-        response = HTMLResponse(rejoin_html(current.language, current.join_code), 403)
+        language = phone_language(request, current.language)
+        response = HTMLResponse(rejoin_html(language, current.join_code), 403)
         response.headers["HX-Retarget"] = "#stage"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
@@ -271,7 +346,7 @@ def _stage_page(
         error=error,
         client_key=secrets.token_urlsafe(16),
     )
-    language = st.presentation.language
+    language = phone_language(request, st.presentation.language)
     if block is not None and block != "live-only":
         response = fragment("participant.html", block, language, status_code=status_code, **ctx)
         response.headers["HX-Retarget"] = "#stage"
@@ -279,7 +354,10 @@ def _stage_page(
         return response
     if block == "live-only":  # a phone in audience pace fetching its question afresh
         return fragment("participant.html", "live", language, status_code=status_code, **ctx)
-    return page(request, "participant.html", language, status_code=status_code, **ctx)
+    here = f"/p/{st.presentation.join_code}"
+    if st.audience_paced and st.question is not None:
+        here += f"?q={st.question.id}"
+    return _phone(request, "participant.html", language, here=here, status_code=status_code, **ctx)
 
 
 def _chosen_question(request: Request) -> int | None:
@@ -336,10 +414,11 @@ def _pick_page(
     error: str | None,
     status_code: int,
 ) -> HTMLResponse:
-    return page(
+    return _phone(
         request,
         "groups/pick.html",
-        presentation.language,
+        phone_language(request, presentation.language),
+        here=f"/p/{presentation.join_code}/group",
         status_code=status_code,
         presentation=presentation,
         current=current,
@@ -374,8 +453,9 @@ def pick_group(
     if token is None:
         return _join_page(request, svc, presentation.join_code, 403, NOT_JOINED)
     chosen = form.get("group", [""])[0]
+    language = phone_language(request, presentation.language)
     if not svc.limits.hit(svc.limits.vote, "group", token):
-        error = i18n.translate(presentation.language, TOO_MANY_TRIES)
+        error = i18n.translate(language, TOO_MANY_TRIES)
         return _pick_page(request, presentation, None, error, 429)
     try:
         with svc.db.write_session() as write:
@@ -387,7 +467,7 @@ def pick_group(
             )
     except svc_groups.GroupError as refused:
         me = _me(session, presentation_id, token)
-        error = refused.text(presentation.language)
+        error = refused.text(language)
         return _pick_page(request, presentation, me.group_name if me else None, error, 422)
     return see_other(f"/p/{presentation.join_code}")
 
@@ -412,8 +492,8 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
             count_failed_lookup(svc, client_ip(request))
             return _unknown(request, svc, code)
         return _not_joined(request, svc, current)
-    outcome, message = await _take_vote(svc, current, token, values)
-    language = current.language
+    language = phone_language(request, current.language)
+    outcome, message = await _take_vote(svc, current, token, values, language)
     status = "saved" if outcome.saved else None
     response: Response
     if is_htmx(request) and not outcome.changed_question:
@@ -446,13 +526,15 @@ async def vote(request: Request, code: str, svc: ServicesDep) -> Response:
 MAX_MESSAGE_FIELDS = 64
 
 
-async def vote_message(svc: Services, code: str, token: str, text: str) -> str | None:
+async def vote_message(
+    svc: Services, code: str, token: str, text: str, language: str | None = None
+) -> str | None:
     """A vote sent over the phone's socket (what the page does when its socket is open).
 
     `token`: the phone's participant token, checked when the socket opened. The message is
     the vote form as JSON (the htmx ws extension's format: field -> value or list of values).
-    The reply is the same status block a form post gets. None: not a vote at all, and the
-    socket is closed.
+    The reply is the same status block a form post gets, in `language` (the one chosen on the
+    phone; None: the presentation's). None: not a vote at all, and the socket is closed.
     """
     try:
         data = json.loads(text)
@@ -476,8 +558,9 @@ async def vote_message(svc: Services, code: str, token: str, text: str) -> str |
         return None
     if not svc.tokens.valid(current.presentation_id, token):
         return None  # the code leads to another presentation now
-    outcome, message = await _take_vote(svc, current, token, values)
-    return status_html(current.language, "saved" if outcome.saved else None, message)
+    language = language or current.language
+    outcome, message = await _take_vote(svc, current, token, values, language)
+    return status_html(language, "saved" if outcome.saved else None, message)
 
 
 def _submitted_question(values: dict[str, list[str]]) -> int | None:
@@ -486,9 +569,13 @@ def _submitted_question(values: dict[str, list[str]]) -> int | None:
 
 
 async def _take_vote(
-    svc: Services, current: CurrentStage, token: str, values: dict[str, list[str]]
+    svc: Services,
+    current: CurrentStage,
+    token: str,
+    values: dict[str, list[str]],
+    language: str,
 ) -> tuple[Outcome, str | None]:
-    """Take a vote; the outcome and its message in the presentation's language.
+    """Take a vote; the outcome and its message in `language` (the phone's).
 
     In audience pace the vote is for the question the phone shows, wherever the facilitator
     is (the ballot box checks again that it is open, in its write transaction)."""
@@ -501,7 +588,7 @@ async def _take_vote(
         stage=current, token=token, values=values, ballot_box=svc.ballot_box, limits=svc.limits
     )
     metrics.count_vote(svc.ballot_box, outcome.result)
-    return outcome, outcome.refused.text(current.language) if outcome.refused else None
+    return outcome, outcome.refused.text(language) if outcome.refused else None
 
 
 _KEY_SLOT = "CLIENT-KEY-SLOT"
