@@ -274,9 +274,9 @@ def _present(client, db, language: str = "nl"):
         (
             "nl",
             [
-                ({"i1-x": "3"}, "Geef bij „Onderhoud” allebei de cijfers, of geen van beide."),
+                ({"i1-x": "3"}, "Kies bij „Onderhoud” allebei de getallen, of geen van beide."),
                 ({"i1-x": "9", "i1-y": "3"}, "Kies een getal van 1 tot en met 5."),
-                ({}, "Geef minstens één onderwerp een cijfer op beide schalen."),
+                ({}, "Kies bij minstens één onderwerp een getal op beide schalen."),
             ],
         ),
         (

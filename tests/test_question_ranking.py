@@ -397,7 +397,7 @@ def test_edit_form_shows_items_and_refuses_too_many(client, db) -> None:
         headers={"Accept-Language": "nl"},
     )
     assert refused.status_code == 422
-    assert "Geef 2 tot 10 onderwerpen, één per regel." in refused.text
+    assert "Geef 2 tot en met 10 onderwerpen, één per regel." in refused.text
     assert f">{eleven}</textarea>" in refused.text
     saved = client.post(
         f"/manage/questions/{question.id}",
