@@ -124,7 +124,8 @@ def test_the_participant_page_and_its_vote_replies_follow_the_phone(client, room
     assert _choose(phone, next_page=f"/p/{code}", lang="en").headers["location"] == f"/p/{code}"
     page = phone.get(f"/p/{code}").text
     assert _html_lang(page) == "en" and "Question 1 of 2" in page
-    assert "Huurverhoging?" in page  # the facilitator's own text stays as typed
+    # The facilitator's own text stays as typed, and says that it is Dutch.
+    assert '<h1 id="question-title" lang="nl">Huurverhoging?</h1>' in page
 
     option = first.config["options"][0]["id"]
     saved = phone.post(
