@@ -138,7 +138,7 @@ def test_privacy_page_with_a_join_code_says_how_long_that_run_is_kept(client, db
     assert "deleted 30 days after 12-05-2026" in page.text
     assert f'href="/p/{run.join_code}"' in page.text
     dutch = client.get(f"/privacy?code={run.join_code}&lang=nl")
-    assert "30 dagen na 12-05-2026 gewist" in dutch.text
+    assert "we wissen de antwoorden 30 dagen na 12-05-2026" in dutch.text
     unknown = client.get("/privacy?code=99999999&lang=en")
     assert unknown.status_code == 200 and 'id="privacy-run"' not in unknown.text
     kept = make_presentation(db, owner)
