@@ -283,10 +283,10 @@ def test_owner_sets_colour_and_high_contrast_and_projectors_follow(client, db, o
     assert saved.version == version + 1
     screen = client.get(f"/present/{presentation.id}")
     assert re.search(r'<body class="projector high-contrast', screen.text)
-    assert 'href="/theme/6a1b9a.css"' in screen.text
+    assert 'href="/present/theme/6a1b9a.css"' in screen.text
     frame = _frame(client, presentation)
-    assert 'data-theme="/theme/6a1b9a.css"' in frame and 'data-contrast="high"' in frame
-    theme = client.get("/theme/6a1b9a.css")
+    assert 'data-theme="/present/theme/6a1b9a.css"' in frame and 'data-contrast="high"' in frame
+    theme = client.get("/present/theme/6a1b9a.css")
     assert theme.status_code == 200 and theme.headers["content-type"].startswith("text/css")
     assert "--brand: #6a1b9a" in theme.text and "--brand-ink: #ffffff" in theme.text
     assert 'style="' not in screen.text  # the CSP allows no inline styles
@@ -296,7 +296,7 @@ def test_owner_sets_colour_and_high_contrast_and_projectors_follow(client, db, o
     assert saved.brand_color is None and saved.high_contrast is False
     frame = _frame(client, presentation)
     assert 'data-theme=""' in frame and 'data-contrast="normal"' in frame
-    assert "/theme/" not in client.get(f"/present/{presentation.id}").text
+    assert "/present/theme/" not in client.get(f"/present/{presentation.id}").text
 
 
 def test_a_light_colour_is_refused_with_a_message_and_nothing_changes(client, db, owned):
@@ -319,6 +319,8 @@ def test_the_look_needs_the_csrf_token(client, db, owned):
     assert _fresh(db, presentation).brand_color is None
 
 
-@pytest.mark.parametrize("path", ["/theme/ffffff.css", "/theme/zzzzzz.css", "/theme/12345.css"])
+@pytest.mark.parametrize(
+    "path", ["/present/theme/ffffff.css", "/present/theme/zzzzzz.css", "/present/theme/12345.css"]
+)
 def test_the_theme_stylesheet_takes_readable_colours_only(client, path):
     assert client.get(path).status_code == 404

@@ -191,7 +191,7 @@ def logo(
     return RedirectResponse(target, status_code=302, headers={"cache-control": LOGO_CACHE})
 
 
-@router.get("/theme/{color}.css")
+@router.get("/present/theme/{color}.css")
 def theme(color: str) -> Response:
     """The projector's main colour as CSS custom properties (the colour is the address)."""
     if not svc_b.COLOR.fullmatch("#" + color):
