@@ -324,3 +324,24 @@ def test_the_look_needs_the_csrf_token(client, db, owned):
 )
 def test_the_theme_stylesheet_takes_readable_colours_only(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_copy_look_gives_a_copy_its_own_logo(client, db, owned):
+    owner, presentation, csrf = owned
+    assert _logo(client, presentation, csrf, png(6, 2)).status_code == 303
+    assert _look(client, presentation, csrf, current="", color_text="#123456").status_code == 303
+    copy = make_presentation(db, owner, title="Kopie")
+    with db.write_session() as session:
+        source = session.get(Presentation, presentation.id)
+        target = session.get(Presentation, copy.id)
+        svc_b.copy_look(session=session, source=source, copy=target)
+    saved = _fresh(db, copy)
+    assert saved.brand_color == "#123456" and saved.high_contrast is False
+    original = _fresh(db, presentation).logo_upload_id
+    assert saved.logo_upload_id is not None and saved.logo_upload_id != original
+    with db.session() as session:
+        upload = session.get(Upload, saved.logo_upload_id)
+        assert upload is not None and upload.presentation_id == copy.id
+        assert upload.data == png(6, 2)
+    hop = client.get(f"/present/{copy.id}/logo/{saved.logo_upload_id}", follow_redirects=False)
+    assert hop.status_code == 302

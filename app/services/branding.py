@@ -185,3 +185,24 @@ def logo_address(*, session: Session, owner_id: int, presentation_id: int, uploa
     if upload is None or upload.id != upload_id:
         raise NotFound("logo")
     return f"/uploads/{upload.id}/{svc_u.digest_of(upload.data)}"
+
+
+def copy_look(*, session: Session, source: Presentation, copy: Presentation) -> None:
+    """Give a duplicated presentation or a new run the look of its source, with its own copy
+    of the logo (so deleting the source leaves the copy whole). To be called by whoever makes
+    the copy, before its session ends."""
+    copy.brand_color = source.brand_color
+    copy.high_contrast = source.high_contrast
+    logo = logo_of(session=session, presentation=source)
+    if logo is not None:
+        own = Upload(
+            presentation_id=copy.id or 0,
+            content_type=logo.content_type,
+            size=logo.size,
+            data=logo.data,
+        )
+        session.add(own)
+        session.flush()
+        copy.logo_upload_id = own.id
+    session.add(copy)
+    session.flush()
