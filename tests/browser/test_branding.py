@@ -202,6 +202,15 @@ def test_logo_colour_and_high_contrast_on_the_projector(
         expect(audit.locator(".join-bar")).to_have_css("background-color", BRAND_RGB)
         _axe(audit, f"projector with colour {name}")
 
+    # The bars grow with a transition, except for those who ask for less motion.
+    duration = (
+        "() => getComputedStyle(document.querySelector('#stage .bar-fill')).transitionDuration"
+    )
+    assert audit.evaluate(duration) == "0.4s"
+    audit.emulate_media(reduced_motion="reduce")
+    assert audit.evaluate(duration) == "0s"
+    audit.emulate_media(reduced_motion="no-preference")
+
     # Removing the logo takes it off the open projector too.
     audit.goto(manage_url)
     audit.locator("#branding form[action$='/logo'] input[value=remove] + button").click()
