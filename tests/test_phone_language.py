@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 
 import pytest
 
@@ -316,6 +317,16 @@ def test_frames_are_rendered_once_per_language_not_per_phone(client, room, monke
     finally:
         for s in sockets:
             s.__exit__(None, None, None)
+    # Once the English phones have gone, English is no longer rendered.
+    fragments = client.app.state.services.fragments
+    for _ in range(100):
+        if not fragments._chosen:
+            break
+        time.sleep(0.02)
+    assert fragments._chosen == {}
+    renders.clear()
+    fragments.phone_frame(presentation.id)
+    assert [language for block, language in renders if block == "live"] == ["nl"]
 
 
 def test_a_frame_published_before_a_language_was_in_use_is_rendered_for_it(client, room):
