@@ -161,7 +161,7 @@ def test_suggested_groups_in_one_click(client, db, room):
     [
         ("a\nA", "3", "Elke groep moet anders zijn"),
         ("x" * 41, "3", "hoogstens 40 tekens"),
-        ("a", "0", "heel getal in van 1 tot 50"),
+        ("a", "0", "heel getal in van 1 tot en met 50"),
     ],
 )
 def test_bad_settings_change_nothing(client, db, room, typed, threshold, message):

@@ -276,9 +276,13 @@ PARTICIPANT_ROUTES = {
     "/p/{code}/qa/{question_id}/list": "B's visible questions, none of A's marked as its own",
     "/p/{code}/qa/{question_id}/ask": "403 or back to /p/{code}, nothing written",
     "/p/{code}/qa/entries/{entry_id}/upvote": "403 or back to /p/{code}, nothing written",
+    "/p/{code}/group": "403, no group written (below)",
+    "/phone/settings": "sets the phone's language or text-size cookie: reads nothing",
+    "/privacy": "what is stored, for everyone: reads nothing personal",
 }
 NOT_FOR_PARTICIPANTS = ("/manage", "/present/", "/ws/present/", "/login", "/logout", "/static")
 NOT_FOR_PARTICIPANTS += ("/language", "/healthz", "/readyz", "/metrics", "/qr/", "/openapi.json")
+NOT_FOR_PARTICIPANTS += ("/api/v1",)  # a facilitator's bearer key only (tests/test_api_v1.py)
 
 
 def test_every_participant_route_is_listed(app):
@@ -296,6 +300,8 @@ def test_a_token_of_one_presentation_gives_nothing_in_another(client, app, db, r
     at_b = _holding(client, token_a)
     assert b.vote(at_b).status_code == 403
     assert b.vote(at_b, **{"HX-Request": "true"}).status_code == 403
+    picked = at_b.post(f"/p/{b.code}/group", data={"group": ""}, headers=ORIGIN)
+    assert picked.status_code == 403
     headers = {**ORIGIN, "cookie": f"stemlab_p={token_a}"}
     with client.websocket_connect(f"/ws/p/{b.code}", headers=headers) as socket:
         assert NOT_JOINED_NL in socket.receive_text()
