@@ -243,3 +243,15 @@ def test_the_moderation_page_links_the_queue(client, room):
     presentation, question, _ = room
     page = client.get(f"/present/{presentation.id}/moderate").text
     assert f'href="/present/{presentation.id}/qa?q={question.id}"' in page
+
+
+def test_a_phone_in_english_asks_in_english(client, room):
+    """The phone's own language choice (the stemlab_lang cookie) holds for Q&A replies too."""
+    presentation, question, _ = room
+    code = presentation.join_code
+    a = phone(client, presentation)
+    a.cookies.set("stemlab_lang", "en")
+    r = a.post(f"/p/{code}/qa/{question.id}/ask", data={"text": "When is the lift fixed?"})
+    assert r.status_code == 200
+    assert "Your question has been sent" in r.text and "verstuurd" not in r.text
+    assert '<html lang="en">' in r.text

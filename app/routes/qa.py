@@ -13,6 +13,7 @@ passed on to other workers through Redis), as any committed change does.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -26,7 +27,13 @@ from app.questions.base import AnswerError
 from app.questions.qa import names_allowed, parse_entry
 from app.ratelimit import Rate
 from app.routes.moderation import QueuePage, field, owned, parse_id
-from app.routes.participant import MAX_CODE, _unknown, count_failed_lookup, stage_code_expired
+from app.routes.participant import (
+    MAX_CODE,
+    _unknown,
+    count_failed_lookup,
+    phone_language,
+    stage_code_expired,
+)
 from app.services import qa as svc_qa
 from app.services.control import stage
 from app.stages import CurrentStage, phone_version
@@ -72,10 +79,12 @@ NOT_JOINED = _l("This phone is not taking part in this session (any more). Join 
 
 
 async def _current(request: Request, svc: Services, code: str) -> CurrentStage | None:
+    """The code's current stage, in the language this phone chose (else the presentation's)."""
     current = await svc.stages.by_code(code) if len(code) <= MAX_CODE else None
     if current is None:
         count_failed_lookup(svc, client_ip(request))
-    return current
+        return None
+    return replace(current, language=phone_language(request, current.language))
 
 
 def _token(request: Request, svc: Services, current: CurrentStage) -> str | None:
@@ -181,7 +190,11 @@ def _phone_page(
         qa_form=form,
     )
     return page(
-        request, "participant.html", st.presentation.language, status_code=status_code, **ctx
+        request,
+        "participant.html",
+        phone_language(request, st.presentation.language),
+        status_code=status_code,
+        **ctx,
     )
 
 

@@ -7,6 +7,7 @@ by the Origin check of app/middleware.py, as for votes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
 from app import i18n
-from app.routes.participant import MAX_CODE, count_failed_lookup
+from app.routes.participant import MAX_CODE, count_failed_lookup, phone_language
 from app.services import quiz
 from app.stages import CurrentStage
 from app.templating import render
@@ -45,7 +46,8 @@ async def _phone(request: Request, svc: Services, code: str) -> tuple[CurrentSta
     token = svc.tokens.find(request.cookies.get(PARTICIPANT_COOKIE), current.presentation_id)
     if token is None:
         return None
-    return current, token
+    # In the language this phone chose (else the presentation's).
+    return replace(current, language=phone_language(request, current.language)), token
 
 
 def _me_context(
