@@ -164,6 +164,7 @@ def test_logo_colour_and_high_contrast_on_the_projector(
     settings.goto(manage_url)
     settings.locator("#branding input[name=high_contrast]").check()
     settings.locator("#branding form.branding-look button.primary").click()
+    expect(settings).to_have_url(f"{manage_url}#branding")
     expect(settings.locator("#branding input[name=high_contrast]")).to_be_checked()
     settings.close()
     expect(projector.locator("#stage")).to_have_attribute("data-contrast", "high")
@@ -214,8 +215,9 @@ def test_logo_colour_and_high_contrast_on_the_projector(
     # Removing the logo takes it off the open projector too.
     audit.goto(manage_url)
     audit.locator("#branding form[action$='/logo'] input[value=remove] + button").click()
+    expect(audit).to_have_url(f"{manage_url}#branding")
+    expect(audit.locator("#branding img.branding-preview")).to_have_count(0)
     expect(projector.locator("#brand-logo")).to_be_hidden()
-    audit.close()
 
     # The one refusal on purpose (the light colour) is the only failed request.
     unexpected = [e for e in facilitator.errors if "/look" not in e]
