@@ -146,6 +146,8 @@ def _unsafe_routes(presentation_id: int, question_id: int) -> list[str]:
         f"/manage/presentations/{presentation_id}/groups",
         f"/manage/presentations/{presentation_id}/runs",
         f"/manage/presentations/{presentation_id}/run",
+        f"/manage/presentations/{presentation_id}/logo",
+        f"/manage/presentations/{presentation_id}/look",
         f"/manage/questions/{question_id}/paper",
         # A paper batch and a token are looked up by their owner: any number does.
         f"/manage/questions/{question_id}/paper/{question_id}/delete",
