@@ -345,3 +345,34 @@ def test_copy_look_gives_a_copy_its_own_logo(client, db, owned):
         assert upload.data == png(6, 2)
     hop = client.get(f"/present/{copy.id}/logo/{saved.logo_upload_id}", follow_redirects=False)
     assert hop.status_code == 302
+
+
+def test_a_duplicate_and_a_new_run_keep_the_look(client, db, owned):
+    owner, presentation, csrf = owned
+    assert _logo(client, presentation, csrf, png(6, 2)).status_code == 303
+    assert _look(client, presentation, csrf, current="", color_text="#123456").status_code == 303
+    from app.services import presentations as svc_presentations
+    from app.services import runs as svc_runs
+
+    with db.write_session() as session:
+        duplicate = svc_presentations.duplicate_presentation(
+            session=session,
+            owner_id=owner.user_id,
+            presentation_id=presentation.id or 0,
+            copy_suffix="(kopie)",
+        )
+        run = svc_runs.new_run(
+            session=session,
+            owner_id=owner.user_id,
+            presentation_id=presentation.id or 0,
+            run_date=None,
+            place=None,
+        )
+        made = [duplicate.id, run.id]
+    original_logo = _fresh(db, presentation).logo_upload_id
+    for made_id in made:
+        with db.session() as session:
+            copy = session.get(Presentation, made_id)
+            assert copy.brand_color == "#123456"
+            assert copy.logo_upload_id not in (None, original_logo)
+            assert session.get(Upload, copy.logo_upload_id).presentation_id == made_id

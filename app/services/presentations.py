@@ -292,10 +292,11 @@ def copy_presentation(
             twin.lineage = question.lineage
         session.add(twin)
     session.flush()
-    # Imported here: the uploads service reads questions through this module.
-    from app.services import uploads
+    # Imported here: the uploads and branding services read questions through this module.
+    from app.services import branding, uploads
 
     uploads.copy_images(session=session, presentation_id=copy.id or 0)
+    branding.copy_look(session=session, source=original, copy=copy)
     return copy
 
 
