@@ -41,10 +41,12 @@
       try { window.localStorage.removeItem(pendingKey(form)); } catch (e) { /* ignore */ }
       return null;
     }
-    return pending.fields;
+    return pending;
   }
 
-  function sendPending() {
+  // `openedAt`: when the new socket opened. Only a vote sent before it is sent again (one sent
+  // on this socket waits for its own answer).
+  function sendPending(openedAt) {
     var form = document.querySelector("form.vote");
     var saved = document.querySelector("#vote-status .saved");
     if (!form) { return; }
@@ -52,8 +54,9 @@
       try { window.localStorage.removeItem(pendingKey(form)); } catch (e) { /* ignore */ }
       return;
     }
-    var fields = takePending(form);
-    if (!fields) { return; }
+    var pending = takePending(form);
+    if (!pending || pending.at >= openedAt) { return; }
+    var fields = pending.fields;
     var counters = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       var values = fields[el.name];
@@ -225,7 +228,10 @@
 
   // Back online (a new socket, after a drop or a page reload): send what is still pending, once
   // the first frame of the new socket had a moment to arrive.
-  document.addEventListener("htmx:wsOpen", function () { window.setTimeout(sendPending, 400); });
+  document.addEventListener("htmx:wsOpen", function () {
+    var openedAt = Date.now();
+    window.setTimeout(function () { sendPending(openedAt); }, 400);
+  });
 
   // ---- audience pace ---------------------------------------------------------------------
   // Each phone shows a question of its own choosing, so a change of the presentation arrives
