@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -54,6 +55,18 @@ from app.web import Limits, LoginRequired, Services, fragment, is_htmx, services
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("stemlab")
+
+
+async def _stop_step(name: str, step: Awaitable[None], seconds: float) -> None:
+    """Wait for one step of the shutdown, at most `seconds`; log it when it does not end."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(seconds):
+            await step
+    except TimeoutError:
+        log.error("shutdown: the %s did not stop within %ss; going on", name, seconds)
+    else:
+        log.debug("shutdown: %s stopped in %.3fs", name, time.perf_counter() - started)
 
 
 async def purge_expired_runs(svc: Services) -> None:
@@ -120,9 +133,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await lifecycle.stopping()  # readiness fails; queued votes are committed first
-            await box.stop()
-            await bus.stop()
-            await ticker.stop()
+            # Each step is bounded: a step that hangs is logged by name and the rest still
+            # stops (a shutdown that never ends keeps a worker from being replaced).
+            limit = settings.shutdown_seconds
+            await _stop_step("ballot box", asyncio.shield(box.stop()), limit)
+            await _stop_step("bus", bus.stop(), limit)
+            await _stop_step("ticker", ticker.stop(), limit)
             db.dispose()
 
     app = FastAPI(
