@@ -99,9 +99,9 @@ def _logo_shown(page: Page) -> bool:
     )
 
 
-def _check_layout(page: Page, name: str, shoot: Screenshots) -> None:
+def _check_layout(page: Page, name: str, shoot: Screenshots, *, docs: bool = False) -> None:
     page.mouse.move(0, 0)
-    shoot(page, name)
+    shoot(page, name, docs=docs)
     assert projector_problems(page) == [], name
     # The logo sits in the top bar, left of the join text, and is not cut off.
     box = page.locator("#brand-logo").bounding_box()
@@ -175,7 +175,7 @@ def test_logo_colour_and_high_contrast_on_the_projector(
     expect(projector.locator("#stage .bar-track").first).to_have_css("outline-width", "3px")
     assert facilitator.loads == loads  # no reload
     assert _logo_shown(projector)
-    _check_layout(projector, "branding-projector-high-contrast", shoot)
+    _check_layout(projector, "branding-projector-high-contrast", shoot, docs=True)
 
     # The same at 1920x1080; axe on both sizes, in a context that lets it run.
     projector.set_viewport_size(PROJECTOR_HD)
