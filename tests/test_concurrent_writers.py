@@ -182,13 +182,13 @@ async def test_new_phones_joining_through_two_workers_at_once_become_one_partici
 def slow_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Widen the gap between a batch's "is the question open?" and its COMMIT, as a batch of
     hundreds of votes on a busy server has; a vote racing a close lands in it every time."""
-    participants: Callable[..., dict[tuple[int, str], int]] = votes._participants
+    participants: Callable[..., dict[tuple[int, str], int]] = votes.participants_of
 
     def slow(*args: object, **kwargs: object) -> dict[tuple[int, str], int]:
         time.sleep(0.03)
         return participants(*args, **kwargs)
 
-    monkeypatch.setattr(votes, "_participants", slow)
+    monkeypatch.setattr(votes, "participants_of", slow)
 
 
 @pytest.mark.postgresql_only
