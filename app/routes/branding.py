@@ -11,17 +11,16 @@ whose address is the colour itself (CSP forbids inline styles), so it is cached 
 from __future__ import annotations
 
 import re
-import secrets
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
-from starlette.datastructures import UploadFile
 
 from app.errors import Refused
+from app.routes import uploads as svc_u_routes
 from app.services import branding as svc_b
 from app.services import uploads as svc_u
-from app.services.presentations import EditError, get_presentation
+from app.services.presentations import get_presentation
 from app.web import (
     CsrfFacilitator,
     CurrentFacilitator,
@@ -92,25 +91,12 @@ async def change_logo(
         with svc.db.session() as session:
             return _page(request, facilitator, session, presentation_id, error, status_code)
 
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_LOGO_BODY:
-        too_large = EditError(
-            "The image is too large: at most %(n)s MB.", n=svc_u.MAX_IMAGE_BYTES // 2**20
-        )
-        return await blocking(lambda: refuse(too_large, 413))
-    form = await request.form(max_files=1, max_fields=8, max_part_size=16 * 1024)
-    try:
-        sent = form.get("csrf_token")
-        token = sent if isinstance(sent, str) else request.headers.get("x-csrf-token", "")
-        if not secrets.compare_digest(token.encode(), facilitator.auth.csrf_token.encode()):
-            return Response("CSRF token missing or wrong", status_code=403)
-        action = form.get("action")
-        file = form.get("logo")
-        data = b""
-        if action != "remove" and isinstance(file, UploadFile):
-            data = await file.read(svc_u.MAX_IMAGE_BYTES + 1)
-    finally:
-        await form.close()
+    sent = await svc_u_routes.read_image_form(request, facilitator, "logo", MAX_LOGO_BODY)
+    if sent is None:
+        return await blocking(lambda: refuse(svc_u_routes.image_too_large(), 413))
+    if isinstance(sent, Response):
+        return sent
+    action, data = sent
 
     def change() -> None:
         with svc.db.write_session() as session:

@@ -70,6 +70,39 @@ def _image_page(
     )
 
 
+def image_too_large() -> EditError:
+    return EditError("The image is too large: at most %(n)s MB.", n=svc_u.MAX_IMAGE_BYTES // 2**20)
+
+
+async def read_image_form(
+    request: Request, facilitator: Facilitator, field: str, max_body: int
+) -> tuple[str | None, bytes] | Response | None:
+    """An image form post (a content slide's image, a presentation's logo): its action and the
+    file's bytes (at most one byte over the limit, enough to know it is too large).
+
+    None: the declared body is over `max_body`, refused before a byte of it is read (the CSRF
+    token is in the unread body, but refusing changes nothing). A Response: the CSRF check
+    failed.
+    """
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_body:
+        return None
+    form = await request.form(max_files=1, max_fields=8, max_part_size=16 * 1024)
+    try:
+        sent = form.get("csrf_token")
+        token = sent if isinstance(sent, str) else request.headers.get("x-csrf-token", "")
+        if not secrets.compare_digest(token.encode(), facilitator.auth.csrf_token.encode()):
+            return Response("CSRF token missing or wrong", status_code=403)
+        action = form.get("action")
+        file = form.get(field)
+        data = b""
+        if action != "remove" and isinstance(file, UploadFile):
+            data = await file.read(svc_u.MAX_IMAGE_BYTES + 1)
+    finally:
+        await form.close()
+    return (action if isinstance(action, str) else None), data
+
+
 @router.get("/manage/questions/{question_id}/image", response_class=HTMLResponse)
 def image_page(
     request: Request, question_id: int, facilitator: CurrentFacilitator, session: SessionDep
@@ -87,28 +120,12 @@ async def change_image(
         with svc.db.session() as session:
             return _image_page(request, facilitator, session, question_id, error, status_code)
 
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_IMAGE_BODY:
-        # Refused before a byte of it is read; the CSRF token is in the unread body, but this
-        # changes nothing.
-        too_large = EditError(
-            "The image is too large: at most %(n)s MB.", n=svc_u.MAX_IMAGE_BYTES // 2**20
-        )
-        return await blocking(lambda: refuse(too_large, 413))
-    form = await request.form(max_files=1, max_fields=8, max_part_size=16 * 1024)
-    try:
-        sent = form.get("csrf_token")
-        token = sent if isinstance(sent, str) else request.headers.get("x-csrf-token", "")
-        if not secrets.compare_digest(token.encode(), facilitator.auth.csrf_token.encode()):
-            return Response("CSRF token missing or wrong", status_code=403)
-        action = form.get("action")
-        file = form.get("image")
-        data = b""
-        if action != "remove" and isinstance(file, UploadFile):
-            # One byte more than allowed is enough to know it is too large.
-            data = await file.read(svc_u.MAX_IMAGE_BYTES + 1)
-    finally:
-        await form.close()
+    sent = await read_image_form(request, facilitator, "image", MAX_IMAGE_BODY)
+    if sent is None:
+        return await blocking(lambda: refuse(image_too_large(), 413))
+    if isinstance(sent, Response):
+        return sent
+    action, data = sent
 
     def change() -> int:
         with svc.db.write_session() as session:
